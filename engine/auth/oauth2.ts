@@ -1,0 +1,79 @@
+// OAuth2 token grants (client credentials by default, any grant_type with extra params): one token per
+// connector, cached until shortly before expiry, refreshed once and shared when many requests hit 401 at once.
+import type { AuthOAuth2 } from '../types/connector.generated.ts';
+import { compileExpression, renderStringMap, renderValue, type Bindings } from '../expr/jsonata.ts';
+import { parseDuration } from '../util/duration.ts';
+import type { AuthApplier, HttpRequest, HttpRuntime } from '../http/runtime.ts';
+import type { Redactor } from '../log/redact.ts';
+
+export class OAuth2Applier implements AuthApplier {
+  private token: { value: string; expiresAt: number } | undefined;
+  private pending: Promise<string> | undefined;
+
+  constructor(
+    private readonly spec: AuthOAuth2,
+    private readonly bindings: Bindings,
+    private readonly runtime: HttpRuntime,
+    private readonly redactor: Redactor,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async apply(req: HttpRequest): Promise<HttpRequest> {
+    const token = await this.currentToken();
+    req.headers[this.spec.header ?? 'Authorization'] = `${this.spec.prefix ?? 'Bearer '}${token}`;
+    return req;
+  }
+
+  async refresh(failed: HttpRequest): Promise<boolean> {
+    // Only the first request that saw 401 with the current token drops it; the rest wait for the new one.
+    const used = failed.headers[this.spec.header ?? 'Authorization'];
+    if (this.token && used === `${this.spec.prefix ?? 'Bearer '}${this.token.value}`) this.token = undefined;
+    await this.currentToken();
+    return true;
+  }
+
+  private async currentToken(): Promise<string> {
+    const margin = parseDuration(this.spec.refresh_margin, 60_000);
+    if (this.token && this.now() < this.token.expiresAt - margin) return this.token.value;
+    this.pending ??= this.fetchToken().finally(() => { this.pending = undefined; });
+    return this.pending;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const s = this.spec;
+    const url = String(await renderValue(s.token_url, this.bindings));
+    const clientId = s.client_id ? String(await renderValue(s.client_id, this.bindings) ?? '') : undefined;
+    const clientSecret = s.client_secret ? String(await renderValue(s.client_secret, this.bindings) ?? '') : undefined;
+    this.redactor.add(clientSecret);
+    const fields: Record<string, string> = { grant_type: s.grant_type ?? 'client_credentials' };
+    const scopes = typeof s.scopes === 'string' ? await renderValue(s.scopes, this.bindings) : s.scopes;
+    if (Array.isArray(scopes) && scopes.length) fields.scope = scopes.join(' ');
+    else if (typeof scopes === 'string' && scopes) fields.scope = scopes;
+    Object.assign(fields, await renderStringMap(s.params, this.bindings));
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(await renderStringMap(s.headers, this.bindings)),
+    };
+    if ((s.client_auth ?? 'body') === 'header' && clientId !== undefined) {
+      headers.authorization = `Basic ${Buffer.from(`${clientId}:${clientSecret ?? ''}`).toString('base64')}`;
+    } else {
+      if (clientId !== undefined) fields.client_id = clientId;
+      if (clientSecret !== undefined) fields.client_secret = clientSecret;
+    }
+    const json = (s.body_format ?? 'form') === 'json';
+    headers['content-type'] = json ? 'application/json' : 'application/x-www-form-urlencoded';
+    const body = json ? JSON.stringify(fields) : new URLSearchParams(fields).toString();
+    const response = await this.runtime.exchange({ method: 'POST', url, headers, body }, { purpose: 'token' }, async (res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of res.body) chunks.push(Buffer.from(c));
+      const text = Buffer.concat(chunks).toString('utf8');
+      try { return { result: JSON.parse(text) as unknown }; } catch { throw new Error(`token endpoint answered with a body that is not JSON (${text.length} bytes)`); }
+    }, { auth: false });
+    const value = await compileExpression(s.token_path ?? 'access_token').evaluate(response);
+    if (typeof value !== 'string' || !value) throw new Error(`token endpoint response has no token at "${s.token_path ?? 'access_token'}"`);
+    this.redactor.add(value);
+    const expiresIn = Number(await compileExpression(s.expires_in_path ?? 'expires_in').evaluate(response)) || (s.default_expires_in ?? 3600);
+    this.token = { value, expiresAt: this.now() + expiresIn * 1000 };
+    return value;
+  }
+}

@@ -1,0 +1,143 @@
+// The `offerfeed` command line. Logs go to stderr; stdout carries only requested output (NDJSON offers, lists).
+import { Command, InvalidArgumentError } from 'commander';
+import { relative } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { loadSpecFile, SpecValidationError } from '../spec/loader.ts';
+import { connectorsDir, listConnectorIds, specPath } from '../spec/registry.ts';
+import { envConfigSource, fileConfigSource, resolveConfig, type ConfigSource } from '../spec/config.ts';
+import { Redactor } from '../log/redact.ts';
+import { createLogger } from '../log/logger.ts';
+import { runConnector } from '../run/runner.ts';
+import { NdjsonSink } from '../run/ndjson-sink.ts';
+import { createProgress } from './progress.ts';
+import { startSandbox } from '../sandbox/server.ts';
+import { runContractTest, formatContractReport } from '../sandbox/contract.ts';
+
+const program = new Command();
+program.name('offerfeed').description('Declarative affiliate-offer ETL: connectors as YAML, one engine.').showHelpAfterError();
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+const url = (v: string) => {
+  try { return new URL(v).toString(); } catch { throw new InvalidArgumentError(`"${v}" is not an absolute URL`); }
+};
+
+program
+  .command('sync <id>')
+  .description('run a connector: extract, map and validate its offers')
+  .option('--dry-run', 'touch no store; write offers to --out')
+  .option('--out <file>', 'with --dry-run: NDJSON output file, or - for stdout', '-')
+  .option('--base-url <url>', 'replace scheme, host and port of every request (sandbox, proxy, regional host)', url)
+  .option('--config <file>', 'JSON file with the connector settings')
+  .option('--max-pages <n>', 'stop each partition after N pages (the run is then partial)', positiveInt)
+  .option('--stream <name...>', 'run only these streams')
+  .option('--quiet', 'no progress display')
+  .action(async (id: string, opts) => {
+    const redactor = new Redactor();
+    const logger = createLogger({ redactor });
+    const { spec } = await loadSpecFile(specPath(id));
+    const sources: ConfigSource[] = [...(opts.config ? [fileConfigSource(opts.config)] : []), envConfigSource()];
+    const config = await resolveConfig(spec, sources, redactor);
+    if (!opts.dryRun) {
+      throw new Error('writing to the stores is not part of this build yet; run with --dry-run (see README)');
+    }
+    const sink = opts.out === '-' ? new NdjsonSink(process.stdout) : NdjsonSink.toFile(opts.out);
+    const progress = createProgress(spec.id, process.stderr, opts.quiet || opts.out === '-' && process.stderr.isTTY !== true);
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort(new Error('interrupted')));
+    const result = await runConnector({
+      spec, config, redactor, logger, sink,
+      baseUrlOverride: opts.baseUrl, maxPages: opts.maxPages, streams: opts.stream,
+      signal: abort.signal, onProgress: (p) => progress.update(p),
+    });
+    progress.stop();
+    await sink.close();
+    const summary = {
+      connector: spec.id, status: result.status, complete: result.complete, ...result.counts,
+      duplicates: sink.duplicates, duration_ms: result.duration_ms, error: result.error,
+    };
+    process.stderr.write(`${redactor.redact(JSON.stringify(summary))}\n`);
+    if (result.status !== 'succeeded') process.exitCode = 1;
+  });
+
+const connectors = program.command('connectors').description('list, validate and test connector specs');
+
+connectors
+  .command('list')
+  .description('list the connectors and their status')
+  .option('--json', 'machine-readable output')
+  .action(async (opts) => {
+    const rows = [];
+    for (const id of listConnectorIds()) {
+      try {
+        const { spec } = await loadSpecFile(specPath(id));
+        rows.push({ id, name: spec.name, kind: spec.kind, status: spec.status ?? 'active', successor: spec.successor, streams: spec.streams.map((s) => s.name) });
+      } catch (e) {
+        rows.push({ id, status: 'invalid', error: (e as Error).message.split('\n')[0] });
+      }
+    }
+    if (opts.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    else for (const r of rows) process.stdout.write(`${r.id.padEnd(24)} ${String(r.status).padEnd(9)} ${'name' in r ? r.name : r.error}${'successor' in r && r.successor ? ` (successor: ${r.successor})` : ''}\n`);
+  });
+
+connectors
+  .command('validate [path]')
+  .description('check a spec file, a connector folder, or every connector')
+  .action(async (path?: string) => {
+    const files = path === undefined
+      ? listConnectorIds().map((id) => specPath(id))
+      : existsSync(path) && statSync(path).isDirectory() && !existsSync(`${path}/connector.yaml`)
+        ? listConnectorIds(path).map((id) => `${path}/${id}/connector.yaml`)
+        : [specPath(path)];
+    let bad = 0;
+    for (const f of files) {
+      try {
+        await loadSpecFile(f);
+        process.stdout.write(`ok      ${relative(process.cwd(), f)}\n`);
+      } catch (e) {
+        bad++;
+        const lines = e instanceof SpecValidationError ? e.errors.map((x) => x.message) : [(e as Error).message];
+        process.stdout.write(`invalid ${relative(process.cwd(), f)}\n`);
+        for (const l of lines) process.stderr.write(`  ${l}\n`);
+      }
+    }
+    if (files.length === 0) process.stderr.write(`no connectors found in ${connectorsDir()}\n`);
+    if (bad) process.exitCode = 1;
+  });
+
+connectors
+  .command('test <id>')
+  .description("run a connector against its sandbox and compare with the sandbox's expected offers")
+  .option('--update', 'write the offers produced as the new expected.ndjson')
+  .option('--no-faults', 'skip the second pass with injected throttling and failures')
+  .action(async (id: string, opts) => {
+    const report = await runContractTest(id, { update: opts.update, faults: opts.faults });
+    process.stdout.write(formatContractReport(report));
+    if (!report.ok) process.exitCode = 1;
+  });
+
+program
+  .command('sandbox <id>')
+  .description("serve a connector's sandbox (sample responses, auth checks) on 127.0.0.1")
+  .option('--port <n>', 'port (default: any free port)', positiveInt)
+  .option('--faults', 'throttle (429) and fail (503) once per page before answering')
+  .action(async (id: string, opts) => {
+    const sb = await startSandbox(id, { port: opts.port, faults: opts.faults ? 'once-per-page' : undefined });
+    process.stdout.write(`sandbox for ${id} listening on ${sb.url}\n`);
+    process.stdout.write(`try: offerfeed sync ${id} --dry-run --out - --base-url ${sb.url} --config ${relative(process.cwd(), sb.configFile)}\n`);
+    const stop = () => { void sb.close().then(() => process.exit(0)); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const err = e as Error;
+  if (err instanceof SpecValidationError) for (const x of err.errors) process.stderr.write(`${x.message}\n`);
+  else process.stderr.write(`offerfeed: ${err.message}\n`);
+  process.exitCode = 1;
+}

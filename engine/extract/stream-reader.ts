@@ -1,0 +1,152 @@
+// Reads one stream for one partition: request → decode → select records → hand batches on, page after page.
+// Request streams paginate; file streams download one feed; job streams create a report, poll, then download.
+import type { ConnectorSpec, Stream } from '../types/connector.generated.ts';
+import { compileExpression, renderStringMap, renderValue, type Bindings } from '../expr/jsonata.ts';
+import { decodeBody, type DecoderSpec } from '../decode/index.ts';
+import { HttpError, type HttpRequest, type HttpResponse, type HttpRuntime } from '../http/runtime.ts';
+import { parseDuration, sleep } from '../util/duration.ts';
+import { buildRequest } from './request-builder.ts';
+import { fingerprint, Paginator, type PageState } from './paginator.ts';
+
+export type RawRecord = Record<string, unknown>;
+
+export interface PageInfo { stream: string; partition?: unknown; page: number; url: string }
+
+export interface ReadOptions {
+  spec: ConnectorSpec;
+  stream: Stream;
+  baseUrl: string;
+  runtime: HttpRuntime;
+  bindings: Bindings;
+  maxPages: number;
+  onBatch: (records: RawRecord[], info: PageInfo) => Promise<void>;
+  onPage?: (info: PageInfo) => void;
+}
+
+export interface ReadResult { pages: number; records: number; truncated: boolean }
+
+const DOCUMENT_FORMATS = new Set(['json', 'xml']);
+
+export async function readStream(o: ReadOptions): Promise<ReadResult> {
+  if (o.stream.job) return readJob(o);
+  if (o.stream.file) {
+    const url = String(await renderValue(o.stream.file.url, o.bindings));
+    const headers = await renderStringMap({ ...(o.spec.headers ?? {}), ...(o.stream.file.headers ?? {}) }, o.bindings);
+    return readDownload(o, { method: 'GET', url: new URL(url, o.baseUrl).toString(), headers });
+  }
+  return readPages(o);
+}
+
+async function readPages(o: ReadOptions): Promise<ReadResult> {
+  const paginator = new Paginator(o.stream.pagination, o.maxPages);
+  let state: PageState | undefined = paginator.first();
+  let pages = 0;
+  let records = 0;
+  while (state) {
+    const { injected, url } = paginator.inject(state);
+    const bindings = { ...o.bindings, page: state };
+    const built = await buildRequest(o.stream.request!, o.baseUrl, bindings, injected, o.spec.headers);
+    const req: HttpRequest = url ? { ...built, url: mergeAuthlessUrl(url, built.url, o.stream.request?.query !== undefined) } : built;
+    const info: PageInfo = { stream: o.stream.name, partition: o.bindings.partition, page: state.index + 1, url: req.url };
+    const page = await fetchPage(o, req, info);
+    pages++;
+    records += page.recordCount;
+    o.onPage?.(info);
+    state = await paginator.next(state, page);
+  }
+  return { pages, records, truncated: paginator.truncated };
+}
+
+// A next URL from the API is followed as given; only parameters it lacks are carried over (auth keys in the query, say).
+function mergeAuthlessUrl(nextUrl: string, built: string, keepQuery: boolean): string {
+  if (!keepQuery) return nextUrl;
+  const next = new URL(nextUrl);
+  for (const [k, v] of new URL(built).searchParams) if (!next.searchParams.has(k)) next.searchParams.set(k, v);
+  return next.toString();
+}
+
+interface FetchedPage { status: number; headers: HttpResponse['headers']; url: string; body?: unknown; recordCount: number; fingerprint?: string }
+
+async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Promise<FetchedPage> {
+  const decoder = (o.stream.decoder ?? { format: 'json' }) as DecoderSpec;
+  const documentFormat = DOCUMENT_FORMATS.has(decoder.format) && !decoder.xml?.record_tag;
+  return o.runtime.exchange<FetchedPage & { deliver: () => Promise<void> }>(req, { stream: o.stream.name, partition: partitionLabel(o.bindings.partition) }, async (res) => {
+    const meta = { status: res.status, headers: res.headers, url: res.url };
+    const decoded = await decodeBody(res.body, decoder, { contentType: header(res.headers['content-type']), contentEncoding: header(res.headers['content-encoding']), url: res.url });
+    if (decoded.kind === 'document') {
+      const records = await selectRecords(o.stream.records, decoded.value, { ...o.bindings, headers: res.headers });
+      // Hand records on only after the whole page decoded, so a broken page can be fetched again.
+      return {
+        result: { ...meta, body: decoded.value, recordCount: records.length, fingerprint: fingerprint(records), deliver: () => deliver(o, records, info) },
+        body: decoded.value,
+      };
+    }
+    let count = 0;
+    for await (const batch of decoded.batches) {
+      count += batch.length;
+      await o.onBatch(batch, info);
+    }
+    return { result: { ...meta, recordCount: count, deliver: async () => undefined } };
+  }, { retryBody: documentFormat }).then(async (page) => {
+    await page.deliver();
+    return page;
+  });
+}
+
+async function deliver(o: ReadOptions, records: RawRecord[], info: PageInfo): Promise<void> {
+  const BATCH = 1000;
+  for (let i = 0; i < records.length; i += BATCH) await o.onBatch(records.slice(i, i + BATCH), info);
+}
+
+export async function selectRecords(expr: string | undefined, doc: unknown, bindings: Bindings): Promise<RawRecord[]> {
+  const value = expr ? await compileExpression(expr).evaluate(doc, bindings) : doc;
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.filter((r): r is RawRecord => r !== null && typeof r === 'object');
+}
+
+async function readDownload(o: ReadOptions, req: HttpRequest): Promise<ReadResult> {
+  const info: PageInfo = { stream: o.stream.name, partition: o.bindings.partition, page: 1, url: req.url };
+  const page = await fetchPage(o, req, info);
+  o.onPage?.(info);
+  return { pages: 1, records: page.recordCount, truncated: false };
+}
+
+async function readJob(o: ReadOptions): Promise<ReadResult> {
+  const job = o.stream.job!;
+  const ctx = { stream: o.stream.name, purpose: 'job' as const };
+  const created = await o.runtime.exchange(await buildRequest(job.create, o.baseUrl, o.bindings, undefined, o.spec.headers), ctx, readJson);
+  const id = job.job_id ? await compileExpression(job.job_id).evaluate(created, o.bindings) : undefined;
+  const bindings = { ...o.bindings, job: { id, created } };
+  const deadline = Date.now() + parseDuration(job.timeout, 30 * 60_000);
+  const interval = parseDuration(job.interval, 5_000);
+  for (;;) {
+    const status = await o.runtime.exchange(await buildRequest(job.poll, o.baseUrl, bindings, undefined, o.spec.headers), ctx, readJson);
+    const b = { ...bindings, body: status };
+    if (job.failed && truthy(await compileExpression(job.failed).evaluate(status, b))) {
+      throw new HttpError(`report job ${String(id ?? '')} failed: ${JSON.stringify(status).slice(0, 300)}`);
+    }
+    if (!job.done || truthy(await compileExpression(job.done).evaluate(status, b))) {
+      const url = job.download_url ? await compileExpression(job.download_url).evaluate(status, b) : undefined;
+      if (typeof url !== 'string' || !url) throw new HttpError(`report job ${String(id ?? '')} finished without a download URL`);
+      const headers = await renderStringMap(o.spec.headers, bindings);
+      return readDownload({ ...o, bindings }, { method: 'GET', url: new URL(url, o.baseUrl).toString(), headers });
+    }
+    if (Date.now() > deadline) throw new HttpError(`report job ${String(id ?? '')} not done after ${job.timeout ?? '30m'}`);
+    await sleep(interval, o.runtime.opts.signal);
+  }
+}
+
+async function readJson(res: HttpResponse): Promise<{ result: unknown; body: unknown }> {
+  const decoded = await decodeBody(res.body, { format: 'json' }, { contentType: header(res.headers['content-type']), contentEncoding: header(res.headers['content-encoding']) });
+  const value = decoded.kind === 'document' ? decoded.value : undefined;
+  return { result: value, body: value };
+}
+
+const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+const truthy = (v: unknown) => !(v === undefined || v === null || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0));
+
+export function partitionLabel(p: unknown): string | undefined {
+  if (p === undefined) return undefined;
+  return typeof p === 'object' ? JSON.stringify(p) : String(p);
+}
