@@ -20,14 +20,20 @@ export class OAuth2Applier implements AuthApplier {
 
   async apply(req: HttpRequest): Promise<HttpRequest> {
     const token = await this.currentToken();
-    req.headers[this.spec.header ?? 'Authorization'] = `${this.spec.prefix ?? 'Bearer '}${token}`;
+    if (this.spec.token_in === 'query') {
+      const u = new URL(req.url);
+      u.searchParams.set(this.spec.token_param ?? 'access_token', token);
+      req.url = u.toString();
+    } else req.headers[this.spec.header ?? 'Authorization'] = `${this.spec.prefix ?? 'Bearer '}${token}`;
     return req;
   }
 
   async refresh(failed: HttpRequest): Promise<boolean> {
     // Only the first request that saw 401 with the current token drops it; the rest wait for the new one.
-    const used = failed.headers[this.spec.header ?? 'Authorization'];
-    if (this.token && used === `${this.spec.prefix ?? 'Bearer '}${this.token.value}`) this.token = undefined;
+    const used = this.spec.token_in === 'query'
+      ? new URL(failed.url).searchParams.get(this.spec.token_param ?? 'access_token')
+      : failed.headers[this.spec.header ?? 'Authorization']?.slice((this.spec.prefix ?? 'Bearer ').length);
+    if (this.token && used === this.token.value) this.token = undefined;
     await this.currentToken();
     return true;
   }
@@ -72,8 +78,18 @@ export class OAuth2Applier implements AuthApplier {
     const value = await compileExpression(s.token_path ?? 'access_token').evaluate(response);
     if (typeof value !== 'string' || !value) throw new Error(`token endpoint response has no token at "${s.token_path ?? 'access_token'}"`);
     this.redactor.add(value);
-    const expiresIn = Number(await compileExpression(s.expires_in_path ?? 'expires_in').evaluate(response)) || (s.default_expires_in ?? 3600);
-    this.token = { value, expiresAt: this.now() + expiresIn * 1000 };
+    this.token = { value, expiresAt: await this.expiry(response) };
     return value;
+  }
+
+  private async expiry(response: unknown): Promise<number> {
+    if (this.spec.expires_at_path) {
+      const at = await compileExpression(this.spec.expires_at_path).evaluate(response);
+      const n = typeof at === 'number' || /^\d+$/.test(String(at)) ? Number(at) : Date.parse(String(at));
+      // Epoch seconds and milliseconds are told apart by magnitude.
+      if (Number.isFinite(n)) return n < 1e12 ? n * 1000 : n;
+    }
+    const expiresIn = Number(await compileExpression(this.spec.expires_in_path ?? 'expires_in').evaluate(response));
+    return this.now() + (expiresIn || (this.spec.default_expires_in ?? 3600)) * 1000;
   }
 }

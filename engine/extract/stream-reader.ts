@@ -70,7 +70,7 @@ interface FetchedPage { status: number; headers: HttpResponse['headers']; url: s
 async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Promise<FetchedPage> {
   const decoder = (o.stream.decoder ?? { format: 'json' }) as DecoderSpec;
   const documentFormat = DOCUMENT_FORMATS.has(decoder.format) && !decoder.xml?.record_tag;
-  return o.runtime.exchange<FetchedPage & { deliver: () => Promise<void> }>(req, { stream: o.stream.name, partition: partitionLabel(o.bindings.partition) }, async (res) => {
+  return o.runtime.exchange<FetchedPage & { deliver: () => Promise<void> }>(req, { stream: o.stream.name, partition: partitionLabel(o.bindings.partition), rules: o.stream.response_rules }, async (res) => {
     const meta = { status: res.status, headers: res.headers, url: res.url };
     const decoded = await decodeBody(res.body, decoder, { contentType: header(res.headers['content-type']), contentEncoding: header(res.headers['content-encoding']), url: res.url });
     if (decoded.kind === 'document') {
@@ -114,7 +114,7 @@ async function readDownload(o: ReadOptions, req: HttpRequest): Promise<ReadResul
 
 async function readJob(o: ReadOptions): Promise<ReadResult> {
   const job = o.stream.job!;
-  const ctx = { stream: o.stream.name, purpose: 'job' as const };
+  const ctx = { stream: o.stream.name, purpose: 'job' as const, rules: o.stream.response_rules };
   const created = await o.runtime.exchange(await buildRequest(job.create, o.baseUrl, o.bindings, undefined, o.spec.headers), ctx, readJson);
   const id = job.job_id ? await compileExpression(job.job_id).evaluate(created, o.bindings) : undefined;
   const bindings = { ...o.bindings, job: { id, created } };

@@ -2,6 +2,7 @@
 // backoff and Retry-After, response classification, redirects, timeouts, and one structured log line
 // (plus an ApiCall event) per attempt. Secrets are removed from everything it logs or throws.
 import { Agent, request, errors as undiciErrors } from 'undici';
+import { XMLParser } from 'fast-xml-parser';
 import type { Dispatcher } from 'undici';
 import type { ResponseRule } from '../types/connector.generated.ts';
 import type { Logger } from '../log/logger.ts';
@@ -25,7 +26,7 @@ export interface HttpResponse {
   body: AsyncIterable<Uint8Array>;
 }
 
-export interface CallContext { stream?: string; partition?: string; purpose?: 'data' | 'token' | 'job' | 'download' }
+export interface CallContext { stream?: string; partition?: string; purpose?: 'data' | 'token' | 'job' | 'download'; rules?: ResponseRule[] }
 
 export interface ApiCall {
   connector: string;
@@ -221,13 +222,14 @@ export class HttpRuntime {
           if (broken && retryBody) return { kind: 'retry', error: err };
           return { kind: 'fail', error: err };
         }
-        const verdict = this.opts.rules.length ? await classify({ ...view, body: consumed.body }, this.opts.rules, this.retryStatuses()) : { action: 'success' as const };
+        const rules = this.rulesFor(ctx);
+        const verdict = rules.length ? await classify({ ...view, body: consumed.body }, rules, this.retryStatuses()) : { action: 'success' as const };
         log(verdict.action);
         if (verdict.action === 'success' || verdict.action === 'ignore') return { kind: 'done', result: consumed.result };
         return this.verdictOutcome(verdict, view.status, url);
       }
       const text = await readCapped(counted, this.opts.maxErrorBodyBytes ?? 65_536).catch(() => '');
-      const verdict = await classify({ ...view, body: parseErrorBody(text, res!.headers['content-type']) }, this.opts.rules, this.retryStatuses());
+      const verdict = await classify({ ...view, body: parseErrorBody(text, res!.headers['content-type']) }, this.rulesFor(ctx), this.retryStatuses());
       log(verdict.action, verdict.message);
       if (verdict.action === 'success' || verdict.action === 'ignore') {
         return { kind: 'done', result: (await consume({ ...view, body: bufferIterable(text) })).result };
@@ -245,6 +247,11 @@ export class HttpRuntime {
       case 'refresh_token': return { kind: 'refresh' as const, error };
       default: return { kind: 'fail' as const, error };
     }
+  }
+
+  /** A stream's own rules come before the connector's. */
+  private rulesFor(ctx: CallContext): ResponseRule[] {
+    return ctx.rules?.length ? [...ctx.rules, ...this.opts.rules] : this.opts.rules;
   }
 
   private retryStatuses(): number[] {
@@ -310,6 +317,9 @@ function parseErrorBody(text: string, contentType: string | string[] | undefined
   if (!t) return undefined;
   if (t.startsWith('{') || t.startsWith('[') || String(contentType ?? '').includes('json')) {
     try { return JSON.parse(t); } catch { /* fall through to text */ }
+  }
+  if (t.startsWith('<') && !/<!DOCTYPE|<!ENTITY/i.test(t)) {
+    try { return new XMLParser({ ignoreAttributes: false, parseTagValue: false, processEntities: true }).parse(t); } catch { /* keep the text */ }
   }
   return t;
 }

@@ -134,7 +134,7 @@ function checkStream(s: Stream, i: number, names: Map<string, number>, spec: Con
   const p = s.pagination;
   if (p) {
     const need: Record<string, Array<keyof typeof p>> = {
-      page_number: ['page_param'], offset: ['offset_param'], cursor: ['cursor', 'cursor_param'], next_url: ['next_url'],
+      offset: ['offset_param'], cursor: ['cursor', 'cursor_param'], next_url: ['next_url'],
     };
     for (const k of need[p.type] ?? []) {
       if (p[k] === undefined) errors.push(src.error(['streams', i, 'pagination'], `pagination type ${p.type} needs "${String(k)}"`));

@@ -6,7 +6,7 @@
  */
 export type Auth = AuthNone | AuthApiKey | AuthBasic | AuthBearer | AuthOAuth2 | AuthSigV4 | AuthSignature;
 /**
- * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $record, $response, $env-free. A value that is exactly one {{ expr }} keeps the expression's type.
+ * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
  *
  * This interface was referenced by `ConnectorSpec`'s JSON-Schema
  * via the `definition` "Template".
@@ -181,6 +181,15 @@ export interface AuthOAuth2 {
    * Renew this long before expiry (default 60s).
    */
   refresh_margin?: number | string;
+  /**
+   * JSONata over the token response giving an absolute expiry (epoch seconds or milliseconds, or an ISO date), for APIs that send one instead of expires_in.
+   */
+  expires_at_path?: string;
+  /**
+   * Where requests carry the token: a header (header + prefix) or a query parameter (token_param).
+   */
+  token_in?: 'header' | 'query';
+  token_param?: string;
 }
 /**
  * Extra token request body fields (username, password, scope …).
@@ -217,7 +226,7 @@ export interface AuthSignature {
   type: 'signature';
   algorithm: 'sha1' | 'sha256' | 'sha512' | 'md5' | 'hmac-sha1' | 'hmac-sha256' | 'hmac-sha512' | 'hmac-md5';
   /**
-   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $record, $response, $env-free. A value that is exactly one {{ expr }} keeps the expression's type.
+   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
    */
   key?: string;
   encoding?: 'hex' | 'HEX' | 'base64' | 'base64url';
@@ -306,11 +315,11 @@ export interface ResponseRule {
   status?: number | number[];
   action: 'success' | 'retry' | 'rate_limited' | 'refresh_token' | 'ignore' | 'fail';
   /**
-   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $record, $response, $env-free. A value that is exactly one {{ expr }} keeps the expression's type.
+   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
    */
   message?: string;
   /**
-   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $record, $response, $env-free. A value that is exactly one {{ expr }} keeps the expression's type.
+   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
    */
   wait?: string;
 }
@@ -330,7 +339,7 @@ export interface Stream {
    */
   emit?: boolean;
   /**
-   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $record, $response, $env-free. A value that is exactly one {{ expr }} keeps the expression's type.
+   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
    */
   enabled?: string;
   request?: Request;
@@ -371,7 +380,7 @@ export interface Stream {
 export interface Request {
   method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /**
-   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $record, $response, $env-free. A value that is exactly one {{ expr }} keeps the expression's type.
+   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
    */
   url?: string;
   path?: Template;
@@ -418,7 +427,7 @@ export interface Job {
 export interface Pagination {
   type: 'none' | 'page_number' | 'offset' | 'cursor' | 'next_url' | 'link_header';
   /**
-   * page_number: parameter carrying the page number.
+   * page_number: parameter carrying the page number (omit when the path template places $page.number itself, e.g. in matrix parameters).
    */
   page_param?: string;
   /**
@@ -550,7 +559,7 @@ export interface Incremental {
   type?: 'datetime' | 'number';
   lookback?: Duration;
   /**
-   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $record, $response, $env-free. A value that is exactly one {{ expr }} keeps the expression's type.
+   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
    */
   start?: string;
 }
