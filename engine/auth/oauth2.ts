@@ -24,7 +24,7 @@ export class OAuth2Applier implements AuthApplier {
       const u = new URL(req.url);
       u.searchParams.set(this.spec.token_param ?? 'access_token', token);
       req.url = u.toString();
-    } else req.headers[this.spec.header ?? 'Authorization'] = `${this.spec.prefix ?? 'Bearer '}${token}`;
+    } else req.headers[this.spec.header ?? 'Authorization'] = await this.headerValue(token);
     return req;
   }
 
@@ -32,10 +32,15 @@ export class OAuth2Applier implements AuthApplier {
     // Only the first request that saw 401 with the current token drops it; the rest wait for the new one.
     const used = this.spec.token_in === 'query'
       ? new URL(failed.url).searchParams.get(this.spec.token_param ?? 'access_token')
-      : failed.headers[this.spec.header ?? 'Authorization']?.slice((this.spec.prefix ?? 'Bearer ').length);
-    if (this.token && used === this.token.value) this.token = undefined;
+      : failed.headers[this.spec.header ?? 'Authorization'];
+    if (this.token && (used === this.token.value || used === (await this.headerValue(this.token.value)))) this.token = undefined;
     await this.currentToken();
     return true;
+  }
+
+  async headerValue(token: string): Promise<string> {
+    if (this.spec.header_value) return String(await renderValue(this.spec.header_value, { ...this.bindings, token }));
+    return `${this.spec.prefix ?? 'Bearer '}${token}`;
   }
 
   private async currentToken(): Promise<string> {

@@ -232,13 +232,18 @@ async function authChecker(spec: ConnectorSpec, def: SandboxDefinition, bindings
       const clientId = await str(a.client_id);
       const clientSecret = await str(a.client_secret);
       const extra = await renderStringMap(a.params, bindings);
+      const extraHeaders = await renderStringMap(a.headers, bindings);
       return {
         queryParams: new Set(),
-        tokenPath: new URL(await str(a.token_url)).pathname,
-        check: async (req) => {
+        tokenPath: new URL(await str(a.token_url), 'http://sandbox').pathname,
+        check: async (req, url) => {
+          if (a.token_in === 'query') return issued.has(url.searchParams.get(a.token_param ?? 'access_token') ?? '');
           const h = header(req, a.header ?? 'authorization') ?? '';
-          const prefix = a.prefix ?? 'Bearer ';
-          return h.startsWith(prefix) && issued.has(h.slice(prefix.length));
+          for (const token of issued) {
+            const want = a.header_value ? String(await renderValue(a.header_value, { ...bindings, token })) : `${a.prefix ?? 'Bearer '}${token}`;
+            if (h === want) return true;
+          }
+          return false;
         },
         issueToken: async (req, body) => {
           const form = parsedBody(body) ?? {};
@@ -249,8 +254,10 @@ async function authChecker(spec: ConnectorSpec, def: SandboxDefinition, bindings
             const [u, ...p] = Buffer.from(basic.slice(6), 'base64').toString('utf8').split(':');
             id = u; secret = p.join(':');
           }
-          const extraOk = Object.entries(extra).every(([k, v]) => String(form[k]) === v);
-          if (!same(id, clientId) || !same(secret, clientSecret) || !extraOk || form.grant_type !== (a.grant_type ?? 'client_credentials')) {
+          const extraOk = Object.entries(extra).every(([k, v]) => String(form[k]) === v)
+            && Object.entries(extraHeaders).every(([k, v]) => same(header(req, k), v));
+          const clientOk = a.client_id === undefined || (same(id, clientId) && same(secret, clientSecret));
+          if (!clientOk || !extraOk || form.grant_type !== (a.grant_type ?? 'client_credentials')) {
             return def.unauthorized ?? { status: 401, body: { error: 'invalid_client' } };
           }
           const token = `sbx_${randomBytes(12).toString('hex')}`;

@@ -190,6 +190,10 @@ export interface AuthOAuth2 {
    */
   token_in?: 'header' | 'query';
   token_param?: string;
+  /**
+   * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
+   */
+  header_value?: string;
 }
 /**
  * Extra token request body fields (username, password, scope …).

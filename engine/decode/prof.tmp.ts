@@ -1,0 +1,18 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XmlRecordSplitter, XmlRecordParser, type RawRecord } from './xml.ts';
+const N = 100000;
+let text = '<?xml version="1.0"?>\n<feed><products>\n';
+for (let i = 0; i < N; i++) text += `<product id="${i}"><title>Product ${i}, deluxe</title><price currency="EUR">${(i % 1000) / 10}</price><url>https://example.com/p/${i}</url><description><![CDATA[A fine product number ${i} with "quotes"]]></description></product>\n`;
+text += '</products></feed>\n';
+let t = performance.now();
+const sp = new XmlRecordSplitter('product'); const out: RawRecord[] = [];
+for (let i = 0; i < text.length; i += 65536) sp.push(text.slice(i, i + 65536), out);
+sp.end(out);
+console.log('split', out.length, (performance.now() - t).toFixed(0), 'ms');
+const batches: RawRecord[][] = []; for (let i = 0; i < out.length; i += 1000) batches.push(out.slice(i, i + 1000));
+const joined = batches.map(b => `<w>${b.map(r => r.text).join('')}</w>`);
+t = performance.now(); for (const j of joined) XMLValidator.validate(j); console.log('validate', (performance.now() - t).toFixed(0), 'ms');
+const p = new XMLParser({ ignoreAttributes: false, parseTagValue: false, processEntities: false });
+t = performance.now(); for (const j of joined) p.parse(j); console.log('parse plain', (performance.now() - t).toFixed(0), 'ms');
+const rp = new XmlRecordParser({ record_tag: 'product' });
+t = performance.now(); for (const b of batches) rp.parse(b); console.log('record parser', (performance.now() - t).toFixed(0), 'ms');

@@ -1,0 +1,15 @@
+import { decodeBody } from './index.ts';
+import { chunked, gz, makeZip, records } from './testkit.ts';
+const d1 = await decodeBody(chunked('{"a": [1, 2], "b": "x"}'), { format: 'json' });
+console.log(JSON.stringify(d1));
+const d2 = await decodeBody(chunked(gz('{"a":1}\n\n{"a":2}\r\n{"a":3}')), { format: 'ndjson' });
+console.log(JSON.stringify(await records(d2)), d2.info);
+const d3 = await decodeBody(chunked('\ufeffid,name\n001,"A, b"\n002,"5"" screen"\n'), { format: 'csv' });
+console.log(JSON.stringify(await records(d3)));
+const xml = '<?xml version="1.0"?>\n<feed><!-- c <item> --><items>\n<item id="1"><name>A &amp; B</name><price>00123</price></item>\n<item id="2"><name><![CDATA[x </item> y]]></name><item>nested</item></item><item/></items></feed>';
+const d4 = await decodeBody(chunked(xml), { format: 'xml', xml: { record_tag: 'item', arrays: ['name'] } });
+console.log(JSON.stringify(await records(d4)));
+const d5 = await decodeBody(chunked(makeZip([{ name: 'dir/' }, { name: 'dir/a.csv', data: 'x,y\n1,2\n' }])), { format: 'csv' });
+console.log(JSON.stringify(await records(d5)), d5.info);
+const d6 = await decodeBody(chunked(xml), { format: 'xml', xml: { arrays: ['item'] } });
+console.log(JSON.stringify(d6));

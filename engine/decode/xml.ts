@@ -1,0 +1,478 @@
+/**
+ * XML documents and streamed XML records.
+ *
+ * Safety: documents that declare entities in a DOCTYPE are rejected outright (billion-laughs expansion,
+ * external entities); nothing is ever fetched. Text and attribute values get the five predefined
+ * entities and numeric character references decoded, nothing more. Values stay strings so ids like
+ * "00123" survive.
+ *
+ * Streaming (`record_tag`): a small lexer walks the text, skipping comments, CDATA, processing
+ * instructions and quoted attribute values, and cuts out each <record_tag …>…</record_tag> element (same-name
+ * nesting counted). The cut elements are parsed a batch at a time, so memory holds one batch, not the feed.
+ */
+import { XMLParser, XMLValidator, type X2jOptions } from 'fast-xml-parser';
+import { decodeXML } from 'entities';
+import { BATCH_SIZE, MAX_RECORD_CHARS, isPlainObject, lineColumn, type Rec } from './common.ts';
+import { DecodeError, type DecodePosition } from './errors.ts';
+
+export interface XmlSpec {
+  arrays?: string[];
+  record_tag?: string;
+  attribute_prefix?: string;
+  text_key?: string;
+}
+
+/** Synthetic root wrapped around a batch of records so the batch parses in one call. */
+const WRAP = 'offerfeed-record-batch';
+
+const ENTITY_DECL_MESSAGE =
+  'document declares entities in its DOCTYPE; refused to guard against entity expansion and external entities';
+
+/** Entity handling for fast-xml-parser: predefined + numeric references only, declared entities are an error. */
+const safeEntityDecoder = {
+  setExternalEntities(): void {},
+  addInputEntities(entities: Record<string, string>): void {
+    if (Object.keys(entities).length > 0) throw new DecodeError('xml', ENTITY_DECL_MESSAGE);
+  },
+  reset(): void {},
+  decode: (text: string): string => (text.includes('&') ? decodeXML(text) : text),
+  setXmlVersion(): void {},
+};
+
+function parserOptions(spec: XmlSpec, wrapped: boolean): X2jOptions {
+  const names = new Set<string>();
+  const paths = new Set<string>();
+  // A plain name matches the tag anywhere; a dotted entry is a path (from the root, or from the record tag when streaming).
+  for (const a of spec.arrays ?? []) (a.includes('.') ? paths : names).add(a);
+  const recordPath = wrapped && spec.record_tag ? `${WRAP}.${spec.record_tag}` : undefined;
+  const strip = wrapped ? WRAP.length + 1 : 0;
+  return {
+    ignoreAttributes: false,
+    attributeNamePrefix: spec.attribute_prefix ?? '@_',
+    textNodeName: spec.text_key ?? '#text',
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: true,
+    processEntities: true,
+    entityDecoder: safeEntityDecoder,
+    htmlEntities: false,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+    isArray: (name: string, jPath: unknown, _leaf: boolean, isAttribute: boolean): boolean => {
+      if (isAttribute) return false;
+      if (names.has(name)) return true;
+      const path = String(jPath);
+      if (path === recordPath) return true;
+      return paths.size > 0 && paths.has(path.slice(strip));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- documents
+
+export async function decodeXmlDocument(text: AsyncIterable<string>, spec: XmlSpec = {}): Promise<unknown> {
+  const parts: string[] = [];
+  let chars = 0;
+  for await (const s of text) {
+    parts.push(s);
+    chars += s.length;
+  }
+  let doc: string;
+  try {
+    doc = parts.length === 1 ? parts[0] : parts.join('');
+  } catch (err) {
+    throw new DecodeError('xml', `document of ${chars} characters is too large to parse whole; set xml.record_tag to stream it`, undefined, { cause: err });
+  }
+  parts.length = 0;
+  if (doc.trim() === '') throw new DecodeError('xml', 'empty body, expected an XML document', { line: 1, column: 1 });
+  assertNoEntityDeclarations(doc);
+  const opts = parserOptions(spec, false);
+  const valid = XMLValidator.validate(doc, { allowBooleanAttributes: false });
+  if (valid !== true) {
+    throw new DecodeError('xml', validatorMessage(valid.err.msg), { line: valid.err.line, column: valid.err.col });
+  }
+  try {
+    return new XMLParser(opts).parse(doc);
+  } catch (err) {
+    if (err instanceof DecodeError) throw err;
+    throw new DecodeError('xml', `cannot parse document (${(err as Error).message})`, undefined, { cause: err });
+  }
+}
+
+/** Rejects entity declarations in the prolog (the only place a DOCTYPE may stand). */
+function assertNoEntityDeclarations(doc: string): void {
+  const root = firstElementStart(doc);
+  const prolog = root === -1 ? doc : doc.slice(0, root);
+  const dt = prolog.indexOf('<!DOCTYPE');
+  if (dt === -1) return;
+  const decl = prolog.indexOf('<!ENTITY', dt);
+  if (decl !== -1) throw new DecodeError('xml', ENTITY_DECL_MESSAGE, lineColumn(doc, decl));
+}
+
+function firstElementStart(s: string): number {
+  let i = s.indexOf('<');
+  while (i !== -1) {
+    const c = s.charCodeAt(i + 1);
+    if (isNameStart(c)) return i;
+    i = s.indexOf('<', i + 1);
+  }
+  return -1;
+}
+
+function isNameStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 58 || c > 127;
+}
+
+function validatorMessage(msg: string): string {
+  // fast-xml-parser messages name tags and attributes, not values; keep them but drop a trailing period.
+  return msg.replace(/\.$/, '');
+}
+
+// ---------------------------------------------------------------------------------------------- streaming
+
+export interface RawRecord {
+  text: string;
+  /** Line and column of the record's '<' in the whole document. */
+  line: number;
+  column: number;
+  /** 1-based ordinal of the record in the document. */
+  index: number;
+}
+
+/**
+ * Incremental splitter: push text chunks, collect complete record elements. Also checks the skeleton
+ * around the records (tags outside records must nest and close), so a body cut between two records is
+ * detected as truncated instead of silently yielding fewer records.
+ */
+export class XmlRecordSplitter {
+  private buf = '';
+  private pos = 0;
+  /** A construct starting at `pendingAt` was incomplete; its terminator search resumes at `hint`. */
+  private pendingAt = -1;
+  private hint = 0;
+  private recStart = -1;
+  private depth = 0;
+  private readonly stack: string[] = [];
+  private rootSeen = false;
+  private rootClosed = false;
+  private count = 0;
+  private recLine = 0;
+  private recColumn = 0;
+  // Newlines are counted lazily, up to lineIdx; lineStart may be negative after the buffer is compacted.
+  private lineNo = 1;
+  private lineIdx = 0;
+  private lineStart = 0;
+
+  constructor(private readonly tag: string) {
+    if (!/^[^\s<>/"'=!?]+$/.test(tag)) throw new DecodeError('xml', `record_tag ${JSON.stringify(tag)} is not a valid element name`);
+  }
+
+  push(chunk: string, out: RawRecord[]): void {
+    this.buf += chunk;
+    this.scan(out, false);
+    this.compact();
+  }
+
+  end(out: RawRecord[]): void {
+    this.scan(out, true);
+    if (this.recStart >= 0) {
+      throw new DecodeError(
+        'xml',
+        `unexpected end of input inside <${this.tag}> record (truncated body?)`,
+        { line: this.recLine, column: this.recColumn, record: this.count + 1 },
+      );
+    }
+    if (this.stack.length > 0) {
+      throw new DecodeError('xml', `unexpected end of input: <${this.stack[this.stack.length - 1]}> is not closed (truncated body?)`, this.at(this.buf.length));
+    }
+    if (!this.rootSeen) throw new DecodeError('xml', 'no root element found', { line: this.lineNo });
+  }
+
+  private scan(out: RawRecord[], final: boolean): void {
+    const b = this.buf;
+    const n = b.length;
+    const tag = this.tag;
+    let i = this.pos;
+    for (;;) {
+      const lt = b.indexOf('<', i);
+      if (lt === -1) {
+        i = n;
+        break;
+      }
+      if (lt + 1 >= n) {
+        if (final) throw new DecodeError('xml', 'unexpected end of input after "<"', this.at(lt, true));
+        i = lt;
+        break;
+      }
+      const c1 = b.charCodeAt(lt + 1);
+      if (c1 === 33 /* ! */) {
+        if (b.startsWith('<!--', lt)) {
+          const end = b.indexOf('-->', this.resume(lt, lt + 4));
+          if (end === -1) {
+            this.incomplete(lt, 3, 'a comment', final);
+            i = lt;
+            break;
+          }
+          i = end + 3;
+        } else if (b.startsWith('<![CDATA[', lt)) {
+          const end = b.indexOf(']]>', this.resume(lt, lt + 9));
+          if (end === -1) {
+            this.incomplete(lt, 3, 'a CDATA section', final);
+            i = lt;
+            break;
+          }
+          i = end + 3;
+        } else if (b.startsWith('<!DOCTYPE', lt)) {
+          const end = doctypeEnd(b, lt + 9);
+          if (end === -1) {
+            this.incomplete(lt, 1, 'the DOCTYPE', final);
+            i = lt;
+            break;
+          }
+          if (this.rootSeen) throw new DecodeError('xml', 'DOCTYPE after the root element', this.at(lt, true));
+          const decl = b.indexOf('<!ENTITY', lt);
+          if (decl !== -1 && decl < end) throw new DecodeError('xml', ENTITY_DECL_MESSAGE, this.at(decl, true));
+          i = end;
+        } else if (n - lt < 9 && !final) {
+          i = lt; // could still become "<![CDATA[" or "<!DOCTYPE"
+          break;
+        } else {
+          throw new DecodeError('xml', 'unexpected markup "<!"', this.at(lt, true));
+        }
+      } else if (c1 === 63 /* ? */) {
+        const end = b.indexOf('?>', this.resume(lt, lt + 2));
+        if (end === -1) {
+          this.incomplete(lt, 2, 'a processing instruction', final);
+          i = lt;
+          break;
+        }
+        i = end + 2;
+      } else if (c1 === 47 /* / */) {
+        const end = b.indexOf('>', lt + 2);
+        if (end === -1) {
+          this.incomplete(lt, 1, 'a closing tag', final);
+          i = lt;
+          break;
+        }
+        const name = b.slice(lt + 2, end).trim();
+        i = end + 1;
+        if (this.recStart >= 0) {
+          if (name === tag && --this.depth === 0) this.emit(this.recStart, i, out);
+        } else {
+          const open = this.stack.pop();
+          if (open === undefined) throw new DecodeError('xml', `closing tag </${name}> without an open element`, this.at(lt, true));
+          if (open !== name) throw new DecodeError('xml', `expected closing tag </${open}>, found </${name}>`, this.at(lt, true));
+          if (this.stack.length === 0) this.rootClosed = true;
+        }
+      } else {
+        const end = startTagEnd(b, lt + 1);
+        if (end === -1) {
+          if (final) throw new DecodeError('xml', `unexpected end of input inside a start tag${this.recStart >= 0 ? ` in <${tag}> record` : ''} (truncated body?)`, this.at(lt, true));
+          i = lt;
+          break;
+        }
+        let nameEnd = lt + 1;
+        while (nameEnd < end) {
+          const c = b.charCodeAt(nameEnd);
+          if (c === 32 || c === 9 || c === 10 || c === 13 || c === 47 || c === 62) break;
+          nameEnd++;
+        }
+        const name = b.slice(lt + 1, nameEnd);
+        if (name === '' || !isNameStart(name.charCodeAt(0))) throw new DecodeError('xml', 'invalid start tag', this.at(lt, true));
+        const selfClosing = b.charCodeAt(end - 1) === 47;
+        i = end + 1;
+        if (this.recStart >= 0) {
+          if (name === tag && !selfClosing) this.depth++;
+          continue;
+        }
+        if (this.rootClosed) throw new DecodeError('xml', `element <${name}> after the root element closed`, this.at(lt, true));
+        this.rootSeen = true;
+        if (name === tag) {
+          this.markRecordStart(lt);
+          if (selfClosing) {
+            this.emit(lt, i, out);
+          } else {
+            this.recStart = lt;
+            this.depth = 1;
+          }
+        } else if (!selfClosing) {
+          this.stack.push(name);
+        } else {
+          if (this.stack.length === 0) this.rootClosed = true;
+        }
+      }
+    }
+    this.pos = i;
+    if (this.recStart >= 0 && n - this.recStart > MAX_RECORD_CHARS) {
+      throw new DecodeError('xml', `<${tag}> record longer than ${MAX_RECORD_CHARS} characters`, { line: this.recLine, column: this.recColumn, record: this.count + 1 });
+    }
+  }
+
+  /** Where to search for the terminator of the construct at `lt`: past what an earlier chunk already searched. */
+  private resume(lt: number, from: number): number {
+    if (this.pendingAt !== lt) return from;
+    this.pendingAt = -1;
+    return Math.max(from, this.hint);
+  }
+
+  private incomplete(lt: number, terminatorLength: number, what: string, final: boolean): void {
+    if (final) {
+      const where = this.recStart >= 0 ? ` in <${this.tag}> record` : '';
+      throw new DecodeError('xml', `unexpected end of input inside ${what}${where} (truncated body?)`, this.at(lt, true));
+    }
+    this.pendingAt = lt;
+    this.hint = Math.max(lt, this.buf.length - terminatorLength + 1);
+  }
+
+  private markRecordStart(lt: number): void {
+    this.countLines(lt);
+    this.recLine = this.lineNo;
+    this.recColumn = lt - this.lineStart + 1;
+  }
+
+  private emit(start: number, end: number, out: RawRecord[]): void {
+    this.count++;
+    out.push({ text: this.buf.slice(start, end), line: this.recLine, column: this.recColumn, index: this.count });
+    this.recStart = -1;
+    this.depth = 0;
+  }
+
+  private countLines(to: number): void {
+    const b = this.buf;
+    let nl = b.indexOf('\n', this.lineIdx);
+    while (nl !== -1 && nl < to) {
+      this.lineNo++;
+      this.lineStart = nl + 1;
+      nl = b.indexOf('\n', nl + 1);
+    }
+    if (to > this.lineIdx) this.lineIdx = to;
+  }
+
+  private at(idx: number, inRecord = false): DecodePosition {
+    this.countLines(idx);
+    const p: DecodePosition = { line: this.lineNo, column: idx - this.lineStart + 1 };
+    if (inRecord && this.recStart >= 0) p.record = this.count + 1;
+    return p;
+  }
+
+  /** Drops text that is already scanned and not part of an open record. */
+  private compact(): void {
+    const keep = this.recStart >= 0 ? this.recStart : this.pos;
+    if (keep === 0) return;
+    if (keep < this.buf.length && keep < 65536) return; // not worth a copy yet
+    this.countLines(keep);
+    this.buf = this.buf.slice(keep);
+    this.pos -= keep;
+    this.lineIdx -= keep;
+    this.lineStart -= keep;
+    if (this.recStart >= 0) this.recStart -= keep;
+    if (this.pendingAt >= 0) {
+      this.pendingAt -= keep;
+      this.hint -= keep;
+    }
+  }
+}
+
+/** Index of the '>' closing a start tag, ignoring '>' inside quoted attribute values; -1 if incomplete. */
+function startTagEnd(b: string, from: number): number {
+  let quote = 0;
+  for (let i = from; i < b.length; i++) {
+    const c = b.charCodeAt(i);
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+    } else if (c === 34 || c === 39) {
+      quote = c;
+    } else if (c === 62) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** Index just past the '>' ending a DOCTYPE declaration (internal subset and quoted literals skipped); -1 if incomplete. */
+function doctypeEnd(b: string, from: number): number {
+  let quote = 0;
+  let bracket = 0;
+  for (let i = from; i < b.length; i++) {
+    const c = b.charCodeAt(i);
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+    } else if (c === 34 || c === 39) {
+      quote = c;
+    } else if (c === 91) {
+      bracket++;
+    } else if (c === 93) {
+      bracket--;
+    } else if (c === 62 && bracket <= 0) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+export class XmlRecordParser {
+  private readonly parser: XMLParser;
+  private readonly textKey: string;
+
+  constructor(private readonly spec: XmlSpec & { record_tag: string }) {
+    this.parser = new XMLParser(parserOptions(spec, true));
+    this.textKey = spec.text_key ?? '#text';
+  }
+
+  parse(records: RawRecord[]): Rec[] {
+    if (records.length === 0) return [];
+    const joined = `<${WRAP}>${records.map((r) => r.text).join('')}</${WRAP}>`;
+    if (XMLValidator.validate(joined, { allowBooleanAttributes: false }) !== true) throw this.locate(records);
+    let parsed: unknown;
+    try {
+      parsed = this.parser.parse(joined);
+    } catch (err) {
+      if (err instanceof DecodeError) throw err;
+      throw new DecodeError('xml', `cannot parse <${this.spec.record_tag}> records (${(err as Error).message})`, { record: records[0].index }, { cause: err });
+    }
+    const root = (parsed as Record<string, unknown>)[WRAP];
+    const values = isPlainObject(root) ? root[this.spec.record_tag] : undefined;
+    if (!Array.isArray(values) || values.length !== records.length) {
+      throw new DecodeError('xml', `parsed ${Array.isArray(values) ? values.length : 0} <${this.spec.record_tag}> records, expected ${records.length}`, { record: records[0].index });
+    }
+    return values.map((v) => (isPlainObject(v) ? v : v === '' || v === undefined ? {} : { [this.textKey]: v }));
+  }
+
+  /** Validates records one by one to report the first bad one with its position in the whole document. */
+  private locate(records: RawRecord[]): DecodeError {
+    for (const r of records) {
+      const v = XMLValidator.validate(r.text, { allowBooleanAttributes: false });
+      if (v !== true) {
+        const line = r.line + v.err.line - 1;
+        const column = v.err.line === 1 ? r.column + v.err.col - 1 : v.err.col;
+        return new DecodeError('xml', validatorMessage(v.err.msg), { line, column, record: r.index });
+      }
+    }
+    return new DecodeError('xml', `malformed <${this.spec.record_tag}> records`, { record: records[0].index });
+  }
+}
+
+export async function* xmlRecordBatches(
+  text: AsyncIterable<string>,
+  spec: XmlSpec & { record_tag: string },
+  batchSize = BATCH_SIZE,
+): AsyncGenerator<Rec[]> {
+  const splitter = new XmlRecordSplitter(spec.record_tag);
+  const parser = new XmlRecordParser(spec);
+  let pending: RawRecord[] = [];
+  for await (const chunk of text) {
+    splitter.push(chunk, pending);
+    while (pending.length >= batchSize) {
+      const take = pending.slice(0, batchSize);
+      pending = pending.slice(batchSize);
+      yield parser.parse(take);
+    }
+  }
+  // end() throws on a truncated body before the last partial batch is handed out.
+  splitter.end(pending);
+  while (pending.length > 0) {
+    const take = pending.slice(0, batchSize);
+    pending = pending.slice(batchSize);
+    yield parser.parse(take);
+  }
+}
