@@ -1,4 +1,4 @@
-import { ParseStatus } from './price.ts';
+import { ParseStatus } from './status.ts';
 
 // Compiled once; all anchored and free of nested quantifiers.
 // 2025-01-02, 2025/01/02, 2025-01-02T10:00, 2025-01-02 10:00:00.123456+02:00, ...Z, ... UTC

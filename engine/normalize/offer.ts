@@ -1,6 +1,7 @@
 import { cleanText } from './text.ts';
 import { normalizeCurrency } from './currency.ts';
-import { ParseStatus, parsePriceInto, parsePercent } from './price.ts';
+import { parsePriceInto, parsePercent } from './price.ts';
+import { ParseStatus } from './status.ts';
 import { normalizeCountry } from './country.ts';
 import { normalizeLanguage } from './language.ts';
 import { toUtcIsoStatus } from './date.ts';

@@ -1,8 +1,5 @@
 import { normalizeCurrency } from './currency.ts';
-
-/** Outcome of parsing a price-like value; `status` tells the offer normalizer whether to drop or keep the raw value. */
-export const ParseStatus = { Ok: 0, Empty: 1, Invalid: 2 } as const;
-export type ParseStatus = (typeof ParseStatus)[keyof typeof ParseStatus];
+import { ParseStatus } from './status.ts';
 
 export interface PriceResult { amount?: number; currency?: string }
 

@@ -6,14 +6,14 @@ export interface CleanTextOptions {
 }
 
 // Patterns are compiled once at module load: cleanText runs several times per record on millions of records.
-// Each is linear (no nested quantifiers) so hostile input cannot make them backtrack catastrophically.
+// None has ambiguous repetition, so hostile input cannot make them backtrack catastrophically.
 const SCRIPT_STYLE = /<(script|style)\b[^>]*>[\s\S]*?(?:<\/\1\s*>|$)/gi;
 const HAS_SCRIPT_STYLE = /<(?:script|style)\b/i;
 // Quoted attribute values may hold ">" but not "<", which keeps every match bounded by the next "<" (linear).
 // Inline elements vanish without a trace ("Mega<b>Sale</b>!" -> "MegaSale!"); any other tag separates words.
 // Two passes with plain replacement strings: a replacer callback per tag was the normalizer's largest cost.
 const INLINE_TAG = /<\/?(?:a|abbr|b|bdi|bdo|cite|code|data|del|dfn|em|font|i|ins|kbd|mark|q|s|samp|small|span|strike|strong|sub|sup|time|tt|u|var|wbr)(?=[\s/>])[^<>"']*(?:"[^"<]*"[^<>"']*|'[^'<]*'[^<>"']*)*>/gi;
-const OTHER_MARKUP = /<(?:\/?[A-Za-z][^<>"']*(?:"[^"<]*"[^<>"']*|'[^'<]*'[^<>"']*)*|!--[\s\S]*?--|[!?][^<>]*)>/g;
+const OTHER_MARKUP = /<(?:\/?[A-Za-z][^<>"']*(?:"[^"<]*"[^<>"']*|'[^'<]*'[^<>"']*)*|[!?][^<>]*)>/g;
 // Invisible characters that only break search and dedupe: C0 controls other than whitespace, DEL,
 // soft hyphen, zero-width space, word joiner. ZWJ/ZWNJ stay: they are meaningful in emoji and some scripts.
 const INVISIBLE = /[\u0000-\u0008\u000e-\u001f\u007f\u00ad\u200b\u2060]/g;
@@ -54,7 +54,22 @@ function scan(s: string): number {
   return f;
 }
 
+// Comments by index search rather than regex: a lazy regex rescans to the end for every unclosed "<!--".
+function stripComments(s: string): string {
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const open = s.indexOf('<!--', from);
+    if (open === -1) return from === 0 ? s : out + s.slice(from);
+    out += s.slice(from, open) + ' ';
+    const close = s.indexOf('-->', open + 4);
+    if (close === -1) return out;
+    from = close + 3;
+  }
+}
+
 function stripHtml(s: string): string {
+  if (s.indexOf('<!--') !== -1) s = stripComments(s);
   if (HAS_SCRIPT_STYLE.test(s)) s = s.replace(SCRIPT_STYLE, ' ');
   return s.replace(INLINE_TAG, '').replace(OTHER_MARKUP, ' ');
 }

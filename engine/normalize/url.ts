@@ -1,4 +1,4 @@
-import { ParseStatus } from './price.ts';
+import { ParseStatus } from './status.ts';
 
 // Schemes that execute or embed content: never a link to an offer, so they count as "no URL" rather than bad data.
 const UNSAFE_SCHEMES = new Set(['javascript', 'data', 'vbscript', 'file', 'blob', 'about']);
