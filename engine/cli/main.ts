@@ -12,6 +12,9 @@ import { NdjsonSink } from '../run/ndjson-sink.ts';
 import { createProgress } from './progress.ts';
 import { startSandbox } from '../sandbox/server.ts';
 import { runContractTest, formatContractReport } from '../sandbox/contract.ts';
+import { syncConnector } from '../sync/sync-connector.ts';
+import { flushOutbox } from '../history/outbox-flusher.ts';
+import { openStores } from './stores.ts';
 
 const program = new Command();
 program.name('offerfeed').description('Declarative affiliate-offer ETL: connectors as YAML, one engine.').showHelpAfterError();
@@ -34,6 +37,7 @@ program
   .option('--config <file>', 'JSON file with the connector settings')
   .option('--max-pages <n>', 'stop each partition after N pages (the run is then partial)', positiveInt)
   .option('--stream <name...>', 'run only these streams')
+  .option('--full', 'ignore incremental state and fetch everything')
   .option('--quiet', 'no progress display')
   .action(async (id: string, opts) => {
     const redactor = new Redactor();
@@ -42,7 +46,23 @@ program
     const sources: ConfigSource[] = [...(opts.config ? [fileConfigSource(opts.config)] : []), envConfigSource()];
     const config = await resolveConfig(spec, sources, redactor);
     if (!opts.dryRun) {
-      throw new Error('writing to the stores is not part of this build yet; run with --dry-run (see README)');
+      const stores = await openStores();
+      const progress = createProgress(spec.id, process.stderr, opts.quiet);
+      try {
+        const out = await syncConnector({
+          spec, config, redactor, logger, store: stores.store, clickhouse: stores.clickhouse, full: opts.full,
+          baseUrlOverride: opts.baseUrl, maxPages: opts.maxPages, streams: opts.stream,
+          missedRunsToDeactivate: Number(process.env.OFFERFEED_MISSED_RUNS_TO_DEACTIVATE ?? 1),
+          onProgress: (p) => progress.update(p),
+        });
+        progress.stop();
+        const summary = { connector: spec.id, run_id: out.runId, status: out.result.status, complete: out.result.complete, ...out.counts, duration_ms: out.result.duration_ms, history: out.history ? (out.history.error ? `kept ${out.history.remaining} events for replay (${out.history.error})` : `flushed ${out.history.flushed} events`) : 'ClickHouse not configured: events kept in the outbox', error: out.result.error };
+        process.stdout.write(`${redactor.redact(JSON.stringify(summary, null, 2))}\n`);
+        if (out.result.status !== 'succeeded') process.exitCode = 1;
+      } finally {
+        await stores.close();
+      }
+      return;
     }
     const sink = opts.out === '-' ? new NdjsonSink(process.stdout) : NdjsonSink.toFile(opts.out);
     const progress = createProgress(spec.id, process.stderr, opts.quiet || opts.out === '-' && process.stderr.isTTY !== true);
@@ -61,6 +81,33 @@ program
     };
     process.stderr.write(`${redactor.redact(JSON.stringify(summary))}\n`);
     if (result.status !== 'succeeded') process.exitCode = 1;
+  });
+
+program
+  .command('rollback <runId>')
+  .description("restore a connector's offers to their state before a run (recorded as new history)")
+  .action(async (runId: string) => {
+    const stores = await openStores();
+    try {
+      const { restored } = await stores.store.rollbackRun(runId);
+      process.stdout.write(`rolled back ${runId}: ${restored} offers restored\n`);
+      if (stores.clickhouse) await flushOutbox(stores.store, stores.clickhouse);
+    } finally { await stores.close(); }
+  });
+
+program
+  .command('history')
+  .description('history outbox → ClickHouse')
+  .command('flush')
+  .description('replay history events waiting in the outbox to ClickHouse')
+  .action(async () => {
+    const stores = await openStores();
+    try {
+      if (!stores.clickhouse) throw new Error('no ClickHouse: set CLICKHOUSE_URL or run `offerfeed clickhouse start`');
+      const r = await flushOutbox(stores.store, stores.clickhouse);
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      if (r.error) process.exitCode = 1;
+    } finally { await stores.close(); }
   });
 
 const connectors = program.command('connectors').description('list, validate and test connector specs');

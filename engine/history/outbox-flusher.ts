@@ -1,0 +1,57 @@
+// Moves history events from the DuckDB outbox to ClickHouse. Each batch is the first N events in id order and
+// carries an insert deduplication token derived from its id range, so a flush retried after a crash or an
+// outage inserts nothing twice; events leave the outbox only after ClickHouse acknowledged them.
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { ServingStore } from '../store/serving-store.ts';
+
+const TABLE: Record<string, string> = { offer_version: 'offer_versions', sync_run: 'sync_runs', api_call: 'api_calls' };
+
+export interface FlushResult { flushed: number; remaining: number; error?: string }
+
+export async function flushOutbox(store: ServingStore, ch: ClickHouseClient, opts: { batchSize?: number; maxBatches?: number } = {}): Promise<FlushResult> {
+  const batchSize = opts.batchSize ?? 5000;
+  let flushed = 0;
+  for (let i = 0; i < (opts.maxBatches ?? Infinity); i++) {
+    const batch = await store.outboxBatch(batchSize);
+    if (batch.length === 0) break;
+    const first = Number(batch[0].id);
+    const last = Number(batch[batch.length - 1].id);
+    const byKind = new Map<string, Record<string, unknown>[]>();
+    for (const e of batch) {
+      const row = toRow(e.kind, Number(e.id), JSON.parse(e.payload));
+      byKind.set(e.kind, [...(byKind.get(e.kind) ?? []), row]);
+    }
+    try {
+      for (const [kind, rows] of byKind) {
+        const table = TABLE[kind];
+        if (!table) throw new Error(`unknown outbox event kind ${kind}`);
+        await ch.insert({
+          table, values: rows, format: 'JSONEachRow',
+          clickhouse_settings: { insert_deduplication_token: `outbox:${kind}:${first}-${last}`, insert_deduplicate: 1, async_insert: 0 },
+        });
+      }
+    } catch (e) {
+      return { flushed, remaining: await store.outboxSize(), error: (e as Error).message };
+    }
+    await store.outboxDelete(last);
+    flushed += batch.length;
+  }
+  return { flushed, remaining: await store.outboxSize() };
+}
+
+function toRow(kind: string, eventId: number, p: Record<string, any>): Record<string, unknown> {
+  if (kind === 'offer_version') {
+    return { ...p, event_id: eventId, offer: typeof p.offer === 'string' ? p.offer : JSON.stringify(p.offer) };
+  }
+  if (kind === 'sync_run') {
+    const counts = typeof p.counts === 'string' ? JSON.parse(p.counts) : (p.counts ?? {});
+    return {
+      event_id: eventId, run_id: p.run_id, connector: p.connector, mode: p.mode, status: p.status, complete: Boolean(p.complete),
+      started_at: p.started_at, finished_at: p.finished_at, duration_ms: Math.max(0, Number(p.duration_ms ?? 0)), error: p.error ?? null,
+      new: counts.new ?? 0, updated: counts.updated ?? 0, unchanged: counts.unchanged ?? 0, deactivated: counts.deactivated ?? 0,
+      expired: counts.expired ?? 0, reactivated: counts.reactivated ?? 0, quarantined: counts.quarantined ?? 0,
+      api_calls: counts.api_calls ?? 0, pages: counts.pages ?? 0, records: counts.records ?? 0,
+    };
+  }
+  return { ...p, event_id: eventId };
+}
