@@ -21,12 +21,14 @@ export interface CompressionHints {
 
 /** Throws BodyTooLargeError as soon as more than `limit` bytes have passed, before handing them on. */
 export async function* capBytes(
-  src: AsyncIterable<Uint8Array>,
+  src: AsyncIterable<Uint8Array | string>,
   limit: number,
   stage: 'raw' | 'decompressed',
 ): AsyncGenerator<Uint8Array> {
   let total = 0;
-  for await (const chunk of src) {
+  for await (const item of src) {
+    // Tolerate string chunks from hand-made bodies; HTTP clients yield bytes.
+    const chunk: Uint8Array = typeof item === 'string' ? Buffer.from(item) : item;
     total += chunk.byteLength;
     if (total > limit) throw new BodyTooLargeError(limit, stage);
     yield chunk;
@@ -40,7 +42,7 @@ export async function* capBytes(
 export async function peekBytes(
   src: AsyncIterable<Uint8Array>,
   n: number,
-): Promise<{ head: Uint8Array; stream: AsyncIterable<Uint8Array> }> {
+): Promise<{ head: Uint8Array; stream: AsyncIterable<Uint8Array>; close: () => Promise<void> }> {
   const it = src[Symbol.asyncIterator]();
   const parts: Uint8Array[] = [];
   let len = 0;
@@ -76,7 +78,14 @@ export async function peekBytes(
       if (!finished) await it.return?.();
     }
   }
-  return { head, stream: replay() };
+  // For callers that give up before iterating `stream`: a generator never started cannot run its finally.
+  const close = async (): Promise<void> => {
+    if (!ended) {
+      ended = true;
+      await it.return?.();
+    }
+  };
+  return { head, stream: replay(), close };
 }
 
 function concat(parts: Uint8Array[], len: number): Uint8Array {
@@ -229,7 +238,7 @@ export async function* unzipEntry(src: AsyncIterable<Uint8Array>, opts: ZipOptio
   }
 }
 
-function compileEntryPattern(source: string | undefined): RegExp | undefined {
+export function compileEntryPattern(source: string | undefined): RegExp | undefined {
   if (source === undefined || source === '') return undefined;
   try {
     return new RegExp(source);

@@ -163,7 +163,24 @@ test('invalid specs fail before reading and close the body', async () => {
   await rejects(() => decodeBody(it, { format: 'yaml' as 'json' }), DecodeError);
   await rejects(() => decodeBody(whole('{}'), { format: 'json', compression: 'brotli' as 'gzip' }), DecodeError);
   await rejects(() => decodeBody(whole('{}'), { format: 'json', encoding: 'nope' }), DecodeError);
-  await rejects(() => decodeBody(whole('a\n'), { format: 'csv', zip_entry: '(' , compression: 'zip' }), DecodeError);
+  await rejects(() => decodeBody(whole('a\n'), { format: 'csv', zip_entry: '(', compression: 'zip' }), DecodeError);
+  await rejects(() => decodeBody(whole('a\n'), { format: 'csv', csv: { delimiter: '"' } }), DecodeError);
+  await rejects(() => decodeBody(whole('a\n'), { format: 'csv', csv: { skip_lines: -1 } }), DecodeError);
+  await rejects(() => decodeBody(whole('<a/>'), { format: 'xml', xml: { record_tag: 'a b' } }), DecodeError);
   assert.equal(closed, false, 'generator never started, nothing to close');
   assert.deepEqual(await it.next(), { done: true, value: undefined });
+});
+
+test('a body rejected after its first bytes were read is closed', async () => {
+  let closed = false;
+  async function* body(): AsyncGenerator<Uint8Array> {
+    try {
+      yield Buffer.from('<html>');
+      yield Buffer.from('error page</html>');
+    } finally {
+      closed = true;
+    }
+  }
+  await rejects(() => decodeBody(body(), { format: 'csv' }, { url: 'https://x.example/feed.zip' }), DecodeError);
+  assert.equal(closed, true);
 });

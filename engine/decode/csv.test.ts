@@ -28,10 +28,13 @@ test('csv: BOM is stripped from the first header name', async () => {
   assert.deepEqual(await records(await decodeBody(chunked(body, { max: 2 }), { format: 'csv', csv: { delimiter: ';' } })), [{ sku: '1', name: 'A' }]);
 });
 
-test('csv: latin1 body', async () => {
+test('csv: latin1 body via the encoding option or the Content-Type charset', async () => {
   const body = Buffer.from('name,price\nCaf\xe9 cr\xe8me,3\xa0\x80\n', 'latin1');
   const out = await records(await decodeBody(chunked(body), { format: 'csv', encoding: 'latin1' }));
   assert.deepEqual(out, [{ name: 'Café crème', price: '3\u00a0€' }]);
+  const viaHeader = await decodeBody(chunked(body), { format: 'csv' }, { contentType: 'text/csv; charset="iso-8859-1"' });
+  assert.equal(viaHeader.info?.encoding, 'windows-1252');
+  assert.deepEqual(await records(viaHeader), out);
 });
 
 test('csv: given column names, with and without a header row, and skip_lines', async () => {

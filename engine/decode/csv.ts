@@ -25,7 +25,8 @@ export function csvParseOptions(format: 'csv' | 'tsv', spec: CsvSpec = {}): CsvP
   const quote = spec.quote ?? (format === 'tsv' ? '' : '"');
   const header = spec.header ?? !(spec.columns && spec.columns.length > 0);
   const given = spec.columns && spec.columns.length > 0 ? [...spec.columns] : undefined;
-  if (delimiter.length === 0) throw new DecodeError(format, 'csv.delimiter must not be empty');
+  if (delimiter.length === 0 || /[\r\n]/.test(delimiter)) throw new DecodeError(format, 'csv.delimiter must be non-empty and contain no line break');
+  if (quote !== '' && (quote === delimiter || quote.length !== 1)) throw new DecodeError(format, 'csv.quote must be one character, different from the delimiter');
   const skip = spec.skip_lines ?? 0;
   if (!Number.isInteger(skip) || skip < 0) throw new DecodeError(format, 'csv.skip_lines must be a non-negative integer');
 
@@ -34,6 +35,9 @@ export function csvParseOptions(format: 'csv' | 'tsv', spec: CsvSpec = {}): CsvP
     quote: quote === '' ? false : quote,
     relax_quotes: quote !== '',
     relax_column_count: spec.relax_column_count ?? false,
+    // Explicit, because csv-parse's delimiter auto-discovery rescans on every byte until it sees a line
+    // break, which makes a long first row (or a newline-free bomb) crawl at a few MB/s. A lone CR stays data.
+    record_delimiter: ['\r\n', '\n'],
     skip_empty_lines: true,
     bom: true,
     from_line: skip + 1,
@@ -48,6 +52,17 @@ export function csvParseOptions(format: 'csv' | 'tsv', spec: CsvSpec = {}): CsvP
     opts.on_record = toObject as unknown as CsvParseOptions['on_record'];
   }
   return opts;
+}
+
+/** Fails early, before any byte is read, on options csv-parse would reject. */
+export function checkCsvSpec(format: 'csv' | 'tsv', spec: CsvSpec = {}): void {
+  try {
+    parse(csvParseOptions(format, spec)).destroy();
+  } catch (err) {
+    if (err instanceof DecodeError) throw err;
+    const code = (err as { code?: unknown }).code;
+    throw new DecodeError(format, `invalid csv options (${typeof code === 'string' ? code : (err as Error).message})`, undefined, { cause: err });
+  }
 }
 
 export async function* csvBatches(

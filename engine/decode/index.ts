@@ -5,13 +5,13 @@
  * Layers, each streaming:  raw bytes ─cap─▶ gunzip | unzip entry | as-is ─cap─▶ text ─▶ format parser.
  * Caps are checked as bytes pass, so a decompression bomb stops at the cap instead of after inflating.
  */
-import { capBytes, gunzip, peekBytes, resolveCompression, unzipEntry, type Compression } from './bytes.ts';
+import { capBytes, compileEntryPattern, gunzip, peekBytes, resolveCompression, unzipEntry, type Compression } from './bytes.ts';
 import { BATCH_SIZE, type Rec } from './common.ts';
-import { csvBatches, type CsvSpec } from './csv.ts';
+import { checkCsvSpec, csvBatches, type CsvSpec } from './csv.ts';
 import { DecodeError } from './errors.ts';
 import { decodeJsonDocument, ndjsonBatches } from './json.ts';
 import { chooseEncoding, decodeText, requireEncoding } from './text.ts';
-import { decodeXmlDocument, xmlRecordBatches, type XmlSpec } from './xml.ts';
+import { checkRecordTag, decodeXmlDocument, xmlRecordBatches, type XmlSpec } from './xml.ts';
 
 export { BodyTooLargeError, DecodeError, type DecodePosition } from './errors.ts';
 export { BATCH_SIZE, MAX_RECORD_CHARS } from './common.ts';
@@ -82,7 +82,13 @@ export async function decodeBody(
 
   const raw = await peekBytes(capBytes(body, maxRaw, 'raw'), 4);
   const mode = spec.compression ?? 'auto';
-  const compression: Compression = mode === 'auto' ? resolveCompression(raw.head, meta) : mode;
+  let compression: Compression;
+  try {
+    compression = mode === 'auto' ? resolveCompression(raw.head, meta) : mode;
+  } catch (err) {
+    await raw.close();
+    throw err;
+  }
   const info: DecodedInfo = { compression, encoding: 'utf-8' };
 
   let plain: AsyncIterable<Uint8Array>;
@@ -102,8 +108,9 @@ export async function decodeBody(
   const text = await peekBytes(capBytes(plain, maxPlain, 'decompressed'), 512);
   info.encoding = chooseEncoding(text.head, {
     configured: configuredEncoding,
-    // A zip's Content-Type describes the archive, not the entry's text.
-    contentType: compression === 'zip' ? undefined : meta.contentType,
+    // A zip's Content-Type describes the archive, not the entry's text. JSON is UTF-8 by definition
+    // (RFC 8259), and a stray charset on a JSON response is more often wrong than right, as fetch() assumes.
+    contentType: compression === 'zip' || spec.format === 'json' || spec.format === 'ndjson' ? undefined : meta.contentType,
     xml: spec.format === 'xml',
   });
   const chars = decodeText(text.stream, info.encoding);
@@ -137,6 +144,9 @@ function checkSpec(spec: DecoderSpec): void {
     const v = spec[key];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new DecodeError(format, `${key} must be a non-negative number`);
   }
+  compileEntryPattern(spec.zip_entry);
+  if (spec.format === 'csv' || spec.format === 'tsv') checkCsvSpec(spec.format, spec.csv);
+  if (spec.format === 'xml' && spec.xml?.record_tag !== undefined) checkRecordTag(spec.xml.record_tag);
 }
 
 async function closeQuietly(body: AsyncIterable<Uint8Array>): Promise<void> {

@@ -1,5 +1,5 @@
 /** JSON documents and newline-delimited JSON records. */
-import { BATCH_SIZE, MAX_RECORD_CHARS, isPlainObject, lineColumn, type Rec } from './common.ts';
+import { BATCH_SIZE, MAX_RECORD_CHARS, isBlank, isPlainObject, lineColumn, type Rec } from './common.ts';
 import { DecodeError } from './errors.ts';
 
 /** Collects the whole text and parses it; a syntax error carries line and column. */
@@ -28,7 +28,6 @@ export async function decodeJsonDocument(text: AsyncIterable<string>): Promise<u
 
 /** Streams one JSON object per line; blank lines are skipped, anything else that is not an object fails. */
 export async function* ndjsonBatches(text: AsyncIterable<string>, batchSize = BATCH_SIZE): AsyncGenerator<Rec[]> {
-  let carry = '';
   let lineNo = 0;
   let recordNo = 0;
   let batch: Rec[] = [];
@@ -49,25 +48,41 @@ export async function* ndjsonBatches(text: AsyncIterable<string>, batchSize = BA
     batch.push(v);
   };
 
+  // Pieces of a line that spans chunks; joined once when its newline arrives, so long lines stay linear.
+  let partial: string[] = [];
+  let partialChars = 0;
   for await (const chunk of text) {
-    const s = carry.length > 0 ? carry + chunk : chunk;
     let start = 0;
-    let nl: number;
-    while ((nl = s.indexOf('\n', start)) !== -1) {
-      handle(s.slice(start, nl > start && s.charCodeAt(nl - 1) === 13 ? nl - 1 : nl));
+    let nl = chunk.indexOf('\n');
+    while (nl !== -1) {
+      let line = chunk.slice(start, nl);
+      if (partial.length > 0) {
+        partial.push(line);
+        line = partial.join('');
+        partial = [];
+        partialChars = 0;
+      }
+      handle(line.endsWith('\r') ? line.slice(0, -1) : line);
       start = nl + 1;
+      nl = chunk.indexOf('\n', start);
       if (batch.length >= batchSize) {
         yield batch;
         batch = [];
       }
     }
-    carry = start === 0 ? s : s.slice(start);
-    if (carry.length > MAX_RECORD_CHARS) {
-      throw new DecodeError('ndjson', `line longer than ${MAX_RECORD_CHARS} characters`, { line: lineNo + 1, record: recordNo + 1 });
+    if (start < chunk.length) {
+      partial.push(start === 0 ? chunk : chunk.slice(start));
+      partialChars += chunk.length - start;
+      if (partialChars > MAX_RECORD_CHARS) {
+        throw new DecodeError('ndjson', `line longer than ${MAX_RECORD_CHARS} characters`, { line: lineNo + 1, record: recordNo + 1 });
+      }
     }
   }
   // A final line without a newline is normal; if the body was cut mid-record it fails to parse here.
-  if (carry.length > 0) handle(carry.endsWith('\r') ? carry.slice(0, -1) : carry);
+  if (partial.length > 0) {
+    const last = partial.join('');
+    handle(last.endsWith('\r') ? last.slice(0, -1) : last);
+  }
   if (batch.length > 0) yield batch;
 }
 
@@ -75,14 +90,6 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return `a ${typeof v}`;
-}
-
-function isBlank(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
-  }
-  return true;
 }
 
 function jsonError(format: 'json' | 'ndjson', text: string, cause: unknown, lineNo?: number, recordNo?: number): DecodeError {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { createDeflateRaw, createGzip, crc32 } from 'node:zlib';
-import { BodyTooLargeError, decodeBody, type DecoderSpec } from './index.ts';
+import { BodyTooLargeError, DecodeError, decodeBody, type DecoderSpec } from './index.ts';
 import { makeZip, records, rejects } from './testkit.ts';
 
 const MiB = 1024 * 1024;
@@ -41,7 +41,7 @@ async function drain(spec: DecoderSpec, body: AsyncIterable<Uint8Array>): Promis
 }
 
 test('raw cap: reading stops at max_bytes, before the rest of the body is pulled', async () => {
-  const body = Buffer.alloc(5 * MiB, 'a\n');
+  const body = Buffer.alloc(5 * MiB, '{}\n');
   const counter = { bytes: 0 };
   const err = await rejects(() => drain({ format: 'ndjson', max_bytes: MiB }, slices(body, 64 * 1024, counter)), BodyTooLargeError);
   assert.equal(err.stage, 'raw');
@@ -76,6 +76,7 @@ test('gzip bomb: 200 MiB of zeros stops at a 10 MiB decompressed cap, quickly an
     assert.equal(err.limit, 10 * MiB);
     assert.ok(ms < 3000, `${format}: took ${ms.toFixed(0)} ms`);
     assert.ok(peak - rss0 < 150 * MiB, `${format}: rss grew ${((peak - rss0) / MiB).toFixed(0)} MiB`);
+    console.log(`# gzip bomb (${format}): stopped after ${ms.toFixed(0)} ms, rss +${((peak - rss0) / MiB).toFixed(0)} MiB`);
   }
 });
 
@@ -90,7 +91,9 @@ test('zip bomb: an entry declaring more than the cap is refused before inflating
 
   // Declares 1 KiB: yauzl stops once the inflated data outgrows the declared size.
   const lying = zipWithDeflated('zeros.csv', data, 1024, crc);
-  await assert.rejects(() => drain({ format: 'csv', max_decompressed_bytes: 10 * MiB }, slices(lying, 64 * 1024)));
+  const lie = await rejects(() => drain({ format: 'csv', max_decompressed_bytes: 10 * MiB }, slices(lying, 64 * 1024)), DecodeError);
+  assert.equal(lie.format, 'zip');
+  assert.match(lie.message, /too many bytes/);
 });
 
 /** A one-entry zip around an already deflated body (makeZip would need the raw bytes in memory). */

@@ -33,7 +33,9 @@ export function xmlDeclaredEncoding(head: Uint8Array): string | undefined {
   const start = bomEncoding(head) === 'utf-8' ? 3 : 0;
   const text = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, 512)).toString('latin1', start);
   const m = /^\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']/.exec(text);
-  return m ? normalizeEncoding(m[1]) : undefined;
+  const enc = m ? normalizeEncoding(m[1]) : undefined;
+  // Text readable as ASCII cannot be UTF-16 whatever the declaration says (a real UTF-16 file has a BOM).
+  return enc?.startsWith('utf-16') ? undefined : enc;
 }
 
 /**
@@ -42,11 +44,11 @@ export function xmlDeclaredEncoding(head: Uint8Array): string | undefined {
  */
 export function chooseEncoding(
   head: Uint8Array,
-  opts: { configured?: string; contentType?: string; xml?: boolean },
+  opts: { /** Already checked with requireEncoding. */ configured?: string; contentType?: string; xml?: boolean },
 ): string {
   return (
     bomEncoding(head) ??
-    (opts.configured ? requireEncoding(opts.configured) : undefined) ??
+    opts.configured ??
     charsetFromContentType(opts.contentType) ??
     (opts.xml ? xmlDeclaredEncoding(head) : undefined) ??
     'utf-8'

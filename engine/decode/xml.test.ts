@@ -63,7 +63,9 @@ test('xml: entity expansion bombs and external entities are rejected; a plain DO
 ]>
 <lolz><item>&lol3;</item></lolz>`;
   const xxe = '<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><foo><item>&xxe;</item></foo>';
-  for (const body of [bomb, xxe]) {
+  // A comment before the DOCTYPE must not let the declarations slip past the prolog check.
+  const hidden = '<!-- <a> --><!DOCTYPE r [<!ENTITY x "y">]><r><item>&x;</item></r>';
+  for (const body of [bomb, xxe, hidden]) {
     for (const spec of [{ format: 'xml' }, { format: 'xml', xml: { record_tag: 'item' } }] as DecoderSpec[]) {
       const err = await rejects(async () => {
         const d = await decodeBody(chunked(body, { max: 13 }), spec);
@@ -176,4 +178,6 @@ test('xml record_tag: structural errors outside records and a second root are re
   await rejects(async () => records(await decodeBody(whole('<a><b><item/></a></b>'), spec)), DecodeError);
   await rejects(async () => records(await decodeBody(whole('<a><item/></a><a/>'), spec)), DecodeError);
   await rejects(async () => records(await decodeBody(whole(''), spec)), DecodeError);
+  await rejects(async () => records(await decodeBody(whole('<item/><item/>'), spec)), DecodeError);
+  await rejects(async () => records(await decodeBody(whole('<item>1</item>\n<item>2</item>'), spec)), DecodeError);
 });

@@ -12,7 +12,7 @@
  */
 import { XMLParser, XMLValidator, type X2jOptions } from 'fast-xml-parser';
 import { decodeXML } from 'entities';
-import { BATCH_SIZE, MAX_RECORD_CHARS, isPlainObject, lineColumn, type Rec } from './common.ts';
+import { BATCH_SIZE, MAX_RECORD_CHARS, isBlank, isPlainObject, lineColumn, type Rec } from './common.ts';
 import { DecodeError, type DecodePosition } from './errors.ts';
 
 export interface XmlSpec {
@@ -84,7 +84,7 @@ export async function decodeXmlDocument(text: AsyncIterable<string>, spec: XmlSp
     throw new DecodeError('xml', `document of ${chars} characters is too large to parse whole; set xml.record_tag to stream it`, undefined, { cause: err });
   }
   parts.length = 0;
-  if (doc.trim() === '') throw new DecodeError('xml', 'empty body, expected an XML document', { line: 1, column: 1 });
+  if (isBlank(doc)) throw new DecodeError('xml', 'empty body, expected an XML document', { line: 1, column: 1 });
   assertNoEntityDeclarations(doc);
   const opts = parserOptions(spec, false);
   const valid = XMLValidator.validate(doc, { allowBooleanAttributes: false });
@@ -143,14 +143,21 @@ export interface RawRecord {
  * Incremental splitter: push text chunks, collect complete record elements. Also checks the skeleton
  * around the records (tags outside records must nest and close), so a body cut between two records is
  * detected as truncated instead of silently yielding fewer records.
+ *
+ * Work stays linear in the input even for huge records or CDATA sections: scanned text of an open
+ * record moves to `recParts`, and an unfinished comment/CDATA/PI is remembered as a mode, so only a few
+ * trailing characters are ever looked at twice.
  */
 export class XmlRecordSplitter {
+  /** Unscanned text, plus the start of an unfinished tag or the tail of an unfinished comment/CDATA/PI. */
   private buf = '';
-  private pos = 0;
-  /** A construct starting at `pendingAt` was incomplete; its terminator search resumes at `hint`. */
-  private pendingAt = -1;
-  private hint = 0;
-  private recStart = -1;
+  /** Unfinished comment, CDATA section or processing instruction whose terminator is still awaited. */
+  private mode: Pending | undefined;
+  private inRecord = false;
+  /** Index in `buf` where the open record's text continues (0 once earlier text moved to recParts). */
+  private recStart = 0;
+  private recParts: string[] = [];
+  private recChars = 0;
   private depth = 0;
   private readonly stack: string[] = [];
   private rootSeen = false;
@@ -158,29 +165,28 @@ export class XmlRecordSplitter {
   private count = 0;
   private recLine = 0;
   private recColumn = 0;
-  // Newlines are counted lazily, up to lineIdx; lineStart may be negative after the buffer is compacted.
+  // Newlines in `buf` are counted lazily up to lineIdx; lineStart goes negative once `buf` is cut.
   private lineNo = 1;
   private lineIdx = 0;
   private lineStart = 0;
 
   constructor(private readonly tag: string) {
-    if (!/^[^\s<>/"'=!?]+$/.test(tag)) throw new DecodeError('xml', `record_tag ${JSON.stringify(tag)} is not a valid element name`);
+    checkRecordTag(tag);
   }
 
   push(chunk: string, out: RawRecord[]): void {
-    this.buf += chunk;
-    this.scan(out, false);
-    this.compact();
+    this.buf = this.buf.length > 0 ? this.buf + chunk : chunk;
+    this.cut(this.scan(out, false));
   }
 
   end(out: RawRecord[]): void {
     this.scan(out, true);
-    if (this.recStart >= 0) {
-      throw new DecodeError(
-        'xml',
-        `unexpected end of input inside <${this.tag}> record (truncated body?)`,
-        { line: this.recLine, column: this.recColumn, record: this.count + 1 },
-      );
+    if (this.inRecord) {
+      throw new DecodeError('xml', `unexpected end of input inside <${this.tag}> record (truncated body?)`, {
+        line: this.recLine,
+        column: this.recColumn,
+        record: this.count + 1,
+      });
     }
     if (this.stack.length > 0) {
       throw new DecodeError('xml', `unexpected end of input: <${this.stack[this.stack.length - 1]}> is not closed (truncated body?)`, this.at(this.buf.length));
@@ -188,76 +194,62 @@ export class XmlRecordSplitter {
     if (!this.rootSeen) throw new DecodeError('xml', 'no root element found', { line: this.lineNo });
   }
 
-  private scan(out: RawRecord[], final: boolean): void {
+  /** Scans `buf` and returns the index from which it must be kept. */
+  private scan(out: RawRecord[], final: boolean): number {
     const b = this.buf;
     const n = b.length;
     const tag = this.tag;
-    let i = this.pos;
+    let i = 0;
+    if (this.mode) {
+      const end = b.indexOf(this.mode.terminator, 0);
+      if (end === -1) {
+        if (final) throw new DecodeError('xml', `unexpected end of input inside ${this.mode.what}${this.where()} (truncated body?)`, this.mode.position);
+        // Keep just enough to recognise a terminator split across chunks.
+        return Math.max(0, n - this.mode.terminator.length + 1);
+      }
+      i = end + this.mode.terminator.length;
+      this.mode = undefined;
+    }
     for (;;) {
       const lt = b.indexOf('<', i);
-      if (lt === -1) {
-        i = n;
-        break;
-      }
+      if (lt === -1) return n;
       if (lt + 1 >= n) {
         if (final) throw new DecodeError('xml', 'unexpected end of input after "<"', this.at(lt, true));
-        i = lt;
-        break;
+        return lt;
       }
       const c1 = b.charCodeAt(lt + 1);
       if (c1 === 33 /* ! */) {
         if (b.startsWith('<!--', lt)) {
-          const end = b.indexOf('-->', this.resume(lt, lt + 4));
-          if (end === -1) {
-            this.incomplete(lt, 3, 'a comment', final);
-            i = lt;
-            break;
-          }
+          const end = b.indexOf('-->', lt + 4);
+          if (end === -1) return this.suspend(lt, lt + 4, '-->', 'a comment', final);
           i = end + 3;
         } else if (b.startsWith('<![CDATA[', lt)) {
-          const end = b.indexOf(']]>', this.resume(lt, lt + 9));
-          if (end === -1) {
-            this.incomplete(lt, 3, 'a CDATA section', final);
-            i = lt;
-            break;
-          }
+          const end = b.indexOf(']]>', lt + 9);
+          if (end === -1) return this.suspend(lt, lt + 9, ']]>', 'a CDATA section', final);
           i = end + 3;
         } else if (b.startsWith('<!DOCTYPE', lt)) {
           const end = doctypeEnd(b, lt + 9);
-          if (end === -1) {
-            this.incomplete(lt, 1, 'the DOCTYPE', final);
-            i = lt;
-            break;
-          }
+          if (end === -1) return this.wait(lt, 'the DOCTYPE', final);
           if (this.rootSeen) throw new DecodeError('xml', 'DOCTYPE after the root element', this.at(lt, true));
           const decl = b.indexOf('<!ENTITY', lt);
           if (decl !== -1 && decl < end) throw new DecodeError('xml', ENTITY_DECL_MESSAGE, this.at(decl, true));
           i = end;
-        } else if (n - lt < 9 && !final) {
-          i = lt; // could still become "<![CDATA[" or "<!DOCTYPE"
-          break;
+        } else if (n - lt < 9 && MARKUP_OPENERS.some((m) => m.startsWith(b.slice(lt)))) {
+          return this.wait(lt, 'markup', final); // the chunk ended inside "<!--", "<![CDATA[" or "<!DOCTYPE"
         } else {
           throw new DecodeError('xml', 'unexpected markup "<!"', this.at(lt, true));
         }
       } else if (c1 === 63 /* ? */) {
-        const end = b.indexOf('?>', this.resume(lt, lt + 2));
-        if (end === -1) {
-          this.incomplete(lt, 2, 'a processing instruction', final);
-          i = lt;
-          break;
-        }
+        const end = b.indexOf('?>', lt + 2);
+        if (end === -1) return this.suspend(lt, lt + 2, '?>', 'a processing instruction', final);
         i = end + 2;
       } else if (c1 === 47 /* / */) {
         const end = b.indexOf('>', lt + 2);
-        if (end === -1) {
-          this.incomplete(lt, 1, 'a closing tag', final);
-          i = lt;
-          break;
-        }
+        if (end === -1) return this.wait(lt, 'a closing tag', final);
         const name = b.slice(lt + 2, end).trim();
         i = end + 1;
-        if (this.recStart >= 0) {
-          if (name === tag && --this.depth === 0) this.emit(this.recStart, i, out);
+        if (this.inRecord) {
+          if (name === tag && --this.depth === 0) this.emit(i, out);
         } else {
           const open = this.stack.pop();
           if (open === undefined) throw new DecodeError('xml', `closing tag </${name}> without an open element`, this.at(lt, true));
@@ -266,11 +258,7 @@ export class XmlRecordSplitter {
         }
       } else {
         const end = startTagEnd(b, lt + 1);
-        if (end === -1) {
-          if (final) throw new DecodeError('xml', `unexpected end of input inside a start tag${this.recStart >= 0 ? ` in <${tag}> record` : ''} (truncated body?)`, this.at(lt, true));
-          i = lt;
-          break;
-        }
+        if (end === -1) return this.wait(lt, 'a start tag', final);
         let nameEnd = lt + 1;
         while (nameEnd < end) {
           const c = b.charCodeAt(nameEnd);
@@ -281,60 +269,58 @@ export class XmlRecordSplitter {
         if (name === '' || !isNameStart(name.charCodeAt(0))) throw new DecodeError('xml', 'invalid start tag', this.at(lt, true));
         const selfClosing = b.charCodeAt(end - 1) === 47;
         i = end + 1;
-        if (this.recStart >= 0) {
+        if (this.inRecord) {
           if (name === tag && !selfClosing) this.depth++;
           continue;
         }
         if (this.rootClosed) throw new DecodeError('xml', `element <${name}> after the root element closed`, this.at(lt, true));
         this.rootSeen = true;
         if (name === tag) {
-          this.markRecordStart(lt);
-          if (selfClosing) {
-            this.emit(lt, i, out);
-          } else {
-            this.recStart = lt;
-            this.depth = 1;
-          }
+          this.countLines(lt);
+          this.recLine = this.lineNo;
+          this.recColumn = lt - this.lineStart + 1;
+          this.inRecord = true;
+          this.recStart = lt;
+          this.depth = 1;
+          if (selfClosing) this.emit(i, out);
         } else if (!selfClosing) {
           this.stack.push(name);
-        } else {
-          if (this.stack.length === 0) this.rootClosed = true;
+        } else if (this.stack.length === 0) {
+          this.rootClosed = true;
         }
       }
     }
-    this.pos = i;
-    if (this.recStart >= 0 && n - this.recStart > MAX_RECORD_CHARS) {
-      throw new DecodeError('xml', `<${tag}> record longer than ${MAX_RECORD_CHARS} characters`, { line: this.recLine, column: this.recColumn, record: this.count + 1 });
-    }
   }
 
-  /** Where to search for the terminator of the construct at `lt`: past what an earlier chunk already searched. */
-  private resume(lt: number, from: number): number {
-    if (this.pendingAt !== lt) return from;
-    this.pendingAt = -1;
-    return Math.max(from, this.hint);
+  /** An unfinished comment/CDATA/PI: remember it and keep only a possible partial terminator. */
+  private suspend(lt: number, bodyStart: number, terminator: string, what: string, final: boolean): number {
+    const position = this.at(lt, true);
+    if (final) throw new DecodeError('xml', `unexpected end of input inside ${what}${this.where()} (truncated body?)`, position);
+    this.mode = { terminator, what, position };
+    return Math.max(bodyStart, this.buf.length - terminator.length + 1);
   }
 
-  private incomplete(lt: number, terminatorLength: number, what: string, final: boolean): void {
-    if (final) {
-      const where = this.recStart >= 0 ? ` in <${this.tag}> record` : '';
-      throw new DecodeError('xml', `unexpected end of input inside ${what}${where} (truncated body?)`, this.at(lt, true));
-    }
-    this.pendingAt = lt;
-    this.hint = Math.max(lt, this.buf.length - terminatorLength + 1);
+  /** An unfinished tag: keep it from its '<' and rescan when more text arrives (tags are short). */
+  private wait(lt: number, what: string, final: boolean): number {
+    if (final) throw new DecodeError('xml', `unexpected end of input inside ${what}${this.where()} (truncated body?)`, this.at(lt, true));
+    if (this.buf.length - lt > MAX_RECORD_CHARS) throw new DecodeError('xml', `${what} longer than ${MAX_RECORD_CHARS} characters`, this.at(lt, true));
+    return lt;
   }
 
-  private markRecordStart(lt: number): void {
-    this.countLines(lt);
-    this.recLine = this.lineNo;
-    this.recColumn = lt - this.lineStart + 1;
+  private where(): string {
+    return this.inRecord ? ` in <${this.tag}> record` : '';
   }
 
-  private emit(start: number, end: number, out: RawRecord[]): void {
+  private emit(end: number, out: RawRecord[]): void {
     this.count++;
-    out.push({ text: this.buf.slice(start, end), line: this.recLine, column: this.recColumn, index: this.count });
-    this.recStart = -1;
+    const tail = this.buf.slice(this.recStart, end);
+    const text = this.recParts.length > 0 ? this.recParts.join('') + tail : tail;
+    out.push({ text, line: this.recLine, column: this.recColumn, index: this.count });
+    this.inRecord = false;
+    this.recParts = [];
+    this.recChars = 0;
     this.depth = 0;
+    if (this.stack.length === 0) this.rootClosed = true; // the record was the root element itself
   }
 
   private countLines(to: number): void {
@@ -351,25 +337,43 @@ export class XmlRecordSplitter {
   private at(idx: number, inRecord = false): DecodePosition {
     this.countLines(idx);
     const p: DecodePosition = { line: this.lineNo, column: idx - this.lineStart + 1 };
-    if (inRecord && this.recStart >= 0) p.record = this.count + 1;
+    if (inRecord && this.inRecord) p.record = this.count + 1;
     return p;
   }
 
-  /** Drops text that is already scanned and not part of an open record. */
-  private compact(): void {
-    const keep = this.recStart >= 0 ? this.recStart : this.pos;
-    if (keep === 0) return;
-    if (keep < this.buf.length && keep < 65536) return; // not worth a copy yet
+  /** Drops scanned text before `keep`, moving an open record's share of it to recParts. */
+  private cut(keep: number): void {
+    if (keep <= 0) return;
     this.countLines(keep);
-    this.buf = this.buf.slice(keep);
-    this.pos -= keep;
+    if (this.inRecord) {
+      this.recParts.push(this.buf.slice(this.recStart, keep));
+      this.recChars += keep - this.recStart;
+      this.recStart = 0;
+      if (this.recChars > MAX_RECORD_CHARS) {
+        throw new DecodeError('xml', `<${this.tag}> record longer than ${MAX_RECORD_CHARS} characters`, {
+          line: this.recLine,
+          column: this.recColumn,
+          record: this.count + 1,
+        });
+      }
+    }
+    this.buf = keep >= this.buf.length ? '' : this.buf.slice(keep);
     this.lineIdx -= keep;
     this.lineStart -= keep;
-    if (this.recStart >= 0) this.recStart -= keep;
-    if (this.pendingAt >= 0) {
-      this.pendingAt -= keep;
-      this.hint -= keep;
-    }
+  }
+}
+
+const MARKUP_OPENERS = ['<!--', '<![CDATA[', '<!DOCTYPE'];
+
+interface Pending {
+  terminator: string;
+  what: string;
+  position: DecodePosition;
+}
+
+export function checkRecordTag(tag: string): void {
+  if (!/^[^\s<>/"'=!?&]+$/.test(tag) || !isNameStart(tag.charCodeAt(0))) {
+    throw new DecodeError('xml', `record_tag ${JSON.stringify(tag)} is not a valid element name`);
   }
 }
 
