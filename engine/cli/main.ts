@@ -15,6 +15,7 @@ import { runContractTest, formatContractReport } from '../sandbox/contract.ts';
 import { syncConnector } from '../sync/sync-connector.ts';
 import { flushOutbox } from '../history/outbox-flusher.ts';
 import { openStores } from './stores.ts';
+import { registerUpCommand } from './up.ts';
 
 const program = new Command();
 program.name('offerfeed').description('Declarative affiliate-offer ETL: connectors as YAML, one engine.').showHelpAfterError();
@@ -179,6 +180,8 @@ program
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+
+registerUpCommand(program);
 
 try {
   await program.parseAsync(process.argv);
