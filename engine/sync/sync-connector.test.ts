@@ -86,10 +86,10 @@ test('deactivation waits for the configured number of missed complete runs; part
   const srv = await feed(() => items);
   try {
     await sync(store, srv.url);
-    items = [{ id: 1, name: 'A', price: 1 }];
     const partial = await sync(store, srv.url, { maxPages: 1, missedRunsToDeactivate: 1 });
-    assert.equal(partial.result.complete, false);
-    assert.equal(partial.counts.deactivated, 0);
+    assert.equal(partial.result.complete, false, 'a page cap makes the run partial');
+    assert.equal(partial.counts.deactivated, 0, 'offer 3, on the page not fetched, stays active');
+    items = [{ id: 1, name: 'A', price: 1 }];
     const once = await sync(store, srv.url, { missedRunsToDeactivate: 2 });
     assert.equal(once.counts.deactivated, 0);
     const twice = await sync(store, srv.url, { missedRunsToDeactivate: 2 });
@@ -141,7 +141,7 @@ test('rollback restores the offers of the latest run to their state before it, a
     assert.equal(rows['1'].price, 10);
     assert.equal(rows['2'].status, 'active');
     assert.equal(rows['3'].status, 'inactive');
-    const events = await all<{ n: number }>(store.conn, `SELECT count(*)::INTEGER AS n FROM outbox WHERE kind = 'offer_version' AND payload->>'$.op' = 'rollback'`);
+    const events = await all<{ n: number }>(store.conn, `SELECT count(*)::INTEGER AS n FROM outbox WHERE kind = 'offer_version' AND (payload->>'$.op') = 'rollback'`);
     assert.equal(events[0].n, 3);
   } finally { await srv.close(); store.close(); }
 });
