@@ -31,7 +31,7 @@ export class Paginator {
   /** True when pagination stopped because of a page cap rather than the data ending. */
   truncated = false;
 
-  constructor(spec: Pagination | undefined, private readonly maxPages: number) {
+  constructor(spec: Pagination | undefined, private readonly maxPages: number, private readonly bindings: Record<string, unknown> = {}) {
     this.p = spec ?? { type: 'none' };
   }
 
@@ -67,7 +67,7 @@ export class Paginator {
       }
       this.lastFingerprint = page.fingerprint;
     }
-    const bindings = { body: page.body, headers: page.headers, status: page.status, page: state };
+    const bindings = { ...this.bindings, body: page.body, headers: page.headers, status: page.status, page: state };
     const evalOn = (expr: string) => compileExpression(expr).evaluate(page.body ?? {}, bindings);
     const stop = this.p.stop;
     if (stop?.short_page && this.p.page_size && page.recordCount < this.p.page_size) return undefined;

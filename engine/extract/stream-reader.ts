@@ -38,7 +38,7 @@ export async function readStream(o: ReadOptions): Promise<ReadResult> {
 }
 
 async function readPages(o: ReadOptions): Promise<ReadResult> {
-  const paginator = new Paginator(o.stream.pagination, o.maxPages);
+  const paginator = new Paginator(o.stream.pagination, o.maxPages, o.bindings);
   let state: PageState | undefined = paginator.first();
   let pages = 0;
   let records = 0;

@@ -63,6 +63,8 @@ export interface RuntimeOptions {
   signal?: AbortSignal;
   random?: () => number;
   maxErrorBodyBytes?: number;
+  /** Bindings response rules may read besides the response ($config). */
+  bindings?: Record<string, unknown>;
 }
 
 /** What a consumer of a successful response returns: its result, and the decoded body when rules may inspect it. */
@@ -223,13 +225,13 @@ export class HttpRuntime {
           return { kind: 'fail', error: err };
         }
         const rules = this.rulesFor(ctx);
-        const verdict = rules.length ? await classify({ ...view, body: consumed.body }, rules, this.retryStatuses()) : { action: 'success' as const };
+        const verdict = rules.length ? await classify({ ...view, body: consumed.body }, rules, this.retryStatuses(), this.opts.bindings) : { action: 'success' as const };
         log(verdict.action);
         if (verdict.action === 'success' || verdict.action === 'ignore') return { kind: 'done', result: consumed.result };
         return this.verdictOutcome(verdict, view.status, url);
       }
       const text = await readCapped(counted, this.opts.maxErrorBodyBytes ?? 65_536).catch(() => '');
-      const verdict = await classify({ ...view, body: parseErrorBody(text, res!.headers['content-type']) }, this.rulesFor(ctx), this.retryStatuses());
+      const verdict = await classify({ ...view, body: parseErrorBody(text, res!.headers['content-type']) }, this.rulesFor(ctx), this.retryStatuses(), this.opts.bindings);
       log(verdict.action, verdict.message);
       if (verdict.action === 'success' || verdict.action === 'ignore') {
         return { kind: 'done', result: (await consume({ ...view, body: bufferIterable(text) })).result };

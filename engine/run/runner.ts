@@ -66,8 +66,9 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
   const warnings: string[] = [];
   const counts: RunProgress = { pages: 0, records: 0, offers: 0, quarantined: 0, filtered: 0, api_calls: 0 };
   const streams: Record<string, StreamOutcome> = {};
-  if (spec.status === 'retired' || spec.status === 'deprecated') {
-    const text = `${spec.name} is ${spec.status}${spec.successor ? `; use the "${spec.successor}" connector instead` : ''}. ${spec.notice ?? ''}`.trim();
+  if (spec.status === 'retired' || spec.status === 'deprecated' || spec.notice) {
+    const lifecycle = spec.status && spec.status !== 'active' ? `${spec.name} is ${spec.status}${spec.successor ? `; use the "${spec.successor}" connector instead` : ''}.` : `${spec.name}:`;
+    const text = `${lifecycle} ${spec.notice ?? ''}`.trim();
     warnings.push(text);
     logger.warn({ connector: spec.id, status: spec.status, successor: spec.successor }, text);
   }
@@ -95,6 +96,7 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
       bodyMs: parseDuration(spec.timeouts?.body, 300_000),
     },
     rules: spec.response_rules ?? [],
+    bindings: { config: o.config },
     redactor: o.redactor,
     logger,
     signal: o.signal,

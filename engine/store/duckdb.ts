@@ -13,7 +13,8 @@ export class StoreLockedError extends Error {
 export async function openDuckDB(path: string): Promise<DuckDBInstance> {
   let p = instances.get(path);
   if (!p) {
-    p = DuckDBInstance.create(path, { threads: '2' }).catch((e: Error) => {
+    // A bounded buffer pool keeps a large merge from taking the machine's memory; DuckDB spills beyond it.
+    p = DuckDBInstance.create(path, { threads: '2', memory_limit: process.env.OFFERFEED_DUCKDB_MEMORY ?? '512MB' }).catch((e: Error) => {
       instances.delete(path);
       if (/lock/i.test(e.message)) throw new StoreLockedError(path, e.message.split('\n')[0]);
       throw e;
