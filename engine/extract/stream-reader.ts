@@ -3,7 +3,7 @@
 import type { ConnectorSpec, Stream } from '../types/connector.generated.ts';
 import { compileExpression, renderStringMap, renderValue, type Bindings } from '../expr/jsonata.ts';
 import { decodeBody, type DecoderSpec } from '../decode/index.ts';
-import { HttpError, type HttpRequest, type HttpResponse, type HttpRuntime } from '../http/runtime.ts';
+import { HttpError, UndecodableBodyError, type CallPacing, type HttpRequest, type HttpResponse, type HttpRuntime } from '../http/runtime.ts';
 import { parseDuration, sleep } from '../util/duration.ts';
 import { buildRequest } from './request-builder.ts';
 import { fingerprint, Paginator, type PageState } from './paginator.ts';
@@ -21,6 +21,7 @@ export interface ReadOptions {
   maxPages: number;
   onBatch: (records: RawRecord[], info: PageInfo) => Promise<void>;
   onPage?: (info: PageInfo) => void;
+  pacing?: CallPacing;
 }
 
 export interface ReadResult { pages: number; records: number; truncated: boolean }
@@ -70,9 +71,11 @@ interface FetchedPage { status: number; headers: HttpResponse['headers']; url: s
 async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Promise<FetchedPage> {
   const decoder = (o.stream.decoder ?? { format: 'json' }) as DecoderSpec;
   const documentFormat = DOCUMENT_FORMATS.has(decoder.format) && !decoder.xml?.record_tag;
-  return o.runtime.exchange<FetchedPage & { deliver: () => Promise<void> }>(req, { stream: o.stream.name, partition: partitionLabel(o.bindings.partition), rules: o.stream.response_rules }, async (res) => {
+  return o.runtime.exchange<FetchedPage & { deliver: () => Promise<void> }>(req, { stream: o.stream.name, partition: partitionLabel(o.bindings.partition), rules: o.stream.response_rules, pacing: o.pacing }, async (res) => {
     const meta = { status: res.status, headers: res.headers, url: res.url };
-    const decoded = await decodeBody(res.body, decoder, { contentType: header(res.headers['content-type']), contentEncoding: header(res.headers['content-encoding']), url: res.url });
+    const head = keepHead(res.body);
+    const decoded = await decodeBody(head.body, decoder, { contentType: header(res.headers['content-type']), contentEncoding: header(res.headers['content-encoding']), url: res.url })
+      .catch((e: Error) => { throw new UndecodableBodyError(e, head.text()); });
     if (decoded.kind === 'document') {
       const records = await selectRecords(o.stream.records, decoded.value, { ...o.bindings, headers: res.headers });
       // Hand records on only after the whole page decoded, so a broken page can be fetched again.
@@ -87,10 +90,27 @@ async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Prom
       await o.onBatch(batch, info);
     }
     return { result: { ...meta, recordCount: count, deliver: async () => undefined } };
-  }, { retryBody: documentFormat }).then(async (page) => {
+  }, { retryBody: documentFormat, auth: o.stream.authenticate !== false }).then(async (page) => {
     await page.deliver();
     return page;
   });
+}
+
+const HEAD_BYTES = 65_536;
+
+/** Passes the body through while keeping its first bytes, so an undecodable answer can still be shown to response rules. */
+function keepHead(body: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; text(): string } {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  return {
+    body: (async function* () {
+      for await (const c of body) {
+        if (kept < HEAD_BYTES) { chunks.push(Buffer.from(c.subarray(0, HEAD_BYTES - kept))); kept += Math.min(c.length, HEAD_BYTES - kept); }
+        yield c;
+      }
+    })(),
+    text: () => Buffer.concat(chunks).toString('utf8'),
+  };
 }
 
 async function deliver(o: ReadOptions, records: RawRecord[], info: PageInfo): Promise<void> {
@@ -114,14 +134,15 @@ async function readDownload(o: ReadOptions, req: HttpRequest): Promise<ReadResul
 
 async function readJob(o: ReadOptions): Promise<ReadResult> {
   const job = o.stream.job!;
-  const ctx = { stream: o.stream.name, purpose: 'job' as const, rules: o.stream.response_rules };
-  const created = await o.runtime.exchange(await buildRequest(job.create, o.baseUrl, o.bindings, undefined, o.spec.headers), ctx, readJson);
+  const ctx = { stream: o.stream.name, purpose: 'job' as const, rules: o.stream.response_rules, pacing: o.pacing };
+  const auth = { auth: o.stream.authenticate !== false };
+  const created = await o.runtime.exchange(await buildRequest(job.create, o.baseUrl, o.bindings, undefined, o.spec.headers), ctx, readJson, auth);
   const id = job.job_id ? await compileExpression(job.job_id).evaluate(created, o.bindings) : undefined;
   const bindings = { ...o.bindings, job: { id, created } };
   const deadline = Date.now() + parseDuration(job.timeout, 30 * 60_000);
   const interval = parseDuration(job.interval, 5_000);
   for (;;) {
-    const status = await o.runtime.exchange(await buildRequest(job.poll, o.baseUrl, bindings, undefined, o.spec.headers), ctx, readJson);
+    const status = await o.runtime.exchange(await buildRequest(job.poll, o.baseUrl, bindings, undefined, o.spec.headers), ctx, readJson, auth);
     const b = { ...bindings, body: status };
     if (job.failed && truthy(await compileExpression(job.failed).evaluate(status, b))) {
       throw new HttpError(`report job ${String(id ?? '')} failed: ${JSON.stringify(status).slice(0, 300)}`);

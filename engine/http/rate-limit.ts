@@ -36,10 +36,10 @@ export class PacerRegistry {
   private readonly pacers = new Map<string, Pacer>();
   constructor(private readonly rule: PacingRule) {}
 
-  get(key: string): Pacer {
+  get(key: string, rule: PacingRule = this.rule): Pacer {
     let p = this.pacers.get(key);
     if (!p) {
-      const { requests, intervalMs, burst, concurrency } = this.rule;
+      const { requests, intervalMs, burst, concurrency } = rule;
       p = {
         bucket: requests ? new TokenBucket(requests / intervalMs, burst ?? requests) : undefined,
         limit: pLimit(concurrency),

@@ -188,3 +188,22 @@ test('Link header parsing and URL credential stripping', () => {
   assert.equal(linkForRel('<https://a/x?page=9>; rel=last', 'next'), undefined);
   assert.equal(stripSecretsFromUrl('https://api.x/1.0/vouchers.json;token=abc123?apikey=zz&q=shoes'), 'https://api.x/1.0/vouchers.json;token=REDACTED?apikey=REDACTED&q=shoes');
 });
+
+test('a 2xx body that cannot be decoded still reaches response rules, which surface the API message', async () => {
+  const srv = await startServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end('Error: Invalid Account - Error Code 4002 - 10.1.2.3'); });
+  try {
+    const yaml = specYaml({ top: `response_rules:
+  - when: "$type($body) = 'string' and $contains($body, 'Error Code')"
+    action: fail
+    message: "{{ $body }}"`, stream: `  - name: items
+    kind: deal
+    request: { path: /items }
+    decoder: { format: xml }
+    records: items.item
+    map: '{"external_id": id, "title": name, "url": "https://x.example/1"}'` });
+    const r = await runYaml(yaml, { baseUrl: srv.url });
+    assert.equal(r.result.status, 'failed');
+    assert.match(r.result.error!, /HTTP 200 .*: Error: Invalid Account - Error Code 4002/);
+    assert.equal(srv.requests.length, 1, 'a failing rule does not retry');
+  } finally { await srv.close(); }
+});

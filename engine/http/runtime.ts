@@ -26,7 +26,10 @@ export interface HttpResponse {
   body: AsyncIterable<Uint8Array>;
 }
 
-export interface CallContext { stream?: string; partition?: string; purpose?: 'data' | 'token' | 'job' | 'download'; rules?: ResponseRule[] }
+/** A stream's own pacing: its own bucket and queue under `key`. */
+export interface CallPacing { key: string; rule: PacingRule & { scope: 'connector' | 'host' } }
+
+export interface CallContext { stream?: string; partition?: string; purpose?: 'data' | 'token' | 'job' | 'download'; rules?: ResponseRule[]; pacing?: CallPacing }
 
 export interface ApiCall {
   connector: string;
@@ -74,6 +77,14 @@ export class HttpError extends Error {
   constructor(message: string, readonly status?: number, readonly url?: string, readonly retryable = false) {
     super(message);
     this.name = 'HttpError';
+  }
+}
+
+/** A success response whose body could not be decoded; its first bytes let response rules still read the API's message. */
+export class UndecodableBodyError extends Error {
+  constructor(readonly original: Error, readonly rawText: string) {
+    super(original.message, { cause: original });
+    this.name = original.name;
   }
 }
 
@@ -179,7 +190,8 @@ export class HttpRuntime {
       this.opts.onApiCall?.(call);
     };
     const host = new URL(url).host;
-    const pacer = this.pacers.get(this.opts.pacing.scope === 'connector' ? this.opts.connectorId : host);
+    const rule = ctx.pacing?.rule ?? this.opts.pacing;
+    const pacer = this.pacers.get(`${ctx.pacing?.key ?? 'connector'}:${rule.scope === 'connector' ? this.opts.connectorId : host}`, rule);
     return pacer.limit(async () => {
       await pacer.bucket?.take(this.opts.signal);
       let res: Dispatcher.ResponseData;
@@ -217,8 +229,16 @@ export class HttpRuntime {
         try {
           consumed = await consume({ ...view, body: counted });
         } catch (e) {
-          const err = e as Error;
+          const err = e instanceof UndecodableBodyError ? e.original : (e as Error);
           await res!.body.dump().catch(() => undefined);
+          if (e instanceof UndecodableBodyError && !isUndiciBodyError(err)) {
+            // An API that answers 2xx with an error in another format (text, XML): its own rules may recognise it.
+            const verdict = await classify({ ...view, body: parseErrorBody(e.rawText, res!.headers['content-type']) }, this.rulesFor(ctx), this.retryStatuses(), this.opts.bindings);
+            if (verdict.rule !== undefined && verdict.action !== 'success' && verdict.action !== 'ignore') {
+              log(verdict.action, verdict.message);
+              return this.verdictOutcome(verdict, view.status, url);
+            }
+          }
           const broken = err instanceof RetryableBodyError || isUndiciBodyError(err);
           log('error', err.message);
           if (broken && retryBody) return { kind: 'retry', error: err };

@@ -149,8 +149,28 @@ function fromText(s: string): string | undefined {
   return build(year, month, day, hour12(h, ampm), mi, sec, ms, offset);
 }
 
-/** Shared parser: ISO string, Empty (a "no date" marker) or Invalid. */
-export function toUtcIsoStatus(v: unknown): string | ParseStatus {
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** Minutes east of UTC that the IANA zone `tz` has at the given local wall-clock time (DST included). */
+export function zoneOffsetMinutes(tz: string, y: number, mo: number, d: number, h: number, mi: number, s: number): number {
+  let f = zoneFormats.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    zoneFormats.set(tz, f);
+  }
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s);
+  // Two rounds converge for every wall time except the skipped hour of a DST change.
+  let guess = wall;
+  for (let i = 0; i < 2; i++) {
+    const p = Object.fromEntries(f.formatToParts(new Date(guess)).map((x) => [x.type, x.value]));
+    const local = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
+    guess = wall - (local - guess);
+  }
+  return Math.round((wall - guess) / 60000);
+}
+
+/** Shared parser: ISO string, Empty (a "no date" marker) or Invalid. `timeZone` (IANA) applies to zone-less input. */
+export function toUtcIsoStatus(v: unknown, timeZone?: string): string | ParseStatus {
   if (v === null || v === undefined) return ParseStatus.Empty;
   if (v instanceof Date) {
     const t = v.getTime();
@@ -172,16 +192,18 @@ export function toUtcIsoStatus(v: unknown): string | ParseStatus {
   } else if (c0 >= 48 && c0 <= 57) {
     let m = ISO.exec(s);
     if (m !== null) {
-      out = build(Number(m[1]), Number(m[3]), Number(m[4]), m[5] === undefined ? 0 : Number(m[5]),
-        m[6] === undefined ? 0 : Number(m[6]), m[7] === undefined ? 0 : Number(m[7]), fractionMs(m[8]), offsetMinutes(m[9]));
+      const [y, mo, d, h, mi, sec] = [Number(m[1]), Number(m[3]), Number(m[4]), m[5] === undefined ? 0 : Number(m[5]), m[6] === undefined ? 0 : Number(m[6]), m[7] === undefined ? 0 : Number(m[7])];
+      const offset = m[9] === undefined && timeZone ? zoneOffsetMinutes(timeZone, y, mo, d, h, mi, sec) : offsetMinutes(m[9]);
+      out = build(y, mo, d, h, mi, sec, fractionMs(m[8]), offset);
     } else if ((m = NUMERIC_DMY.exec(s)) !== null) {
       const a = Number(m[1]), b = Number(m[3]);
       // "/" and "-" read month first (US) unless the first number cannot be a month; "." reads day first.
       const dayFirst = m[2] === '.' ? b <= 12 || a > 12 : a > 12 && b <= 12;
       const year = m[4].length === 2 ? twoDigitYear(Number(m[4])) : Number(m[4]);
       const h = m[5] === undefined ? 0 : hour12(Number(m[5]), m[9]);
-      out = build(year, dayFirst ? b : a, dayFirst ? a : b, h, m[6] === undefined ? 0 : Number(m[6]),
-        m[7] === undefined ? 0 : Number(m[7]), fractionMs(m[8]), offsetMinutes(m[10]));
+      const [mo, d, mi, sec] = [dayFirst ? b : a, dayFirst ? a : b, m[6] === undefined ? 0 : Number(m[6]), m[7] === undefined ? 0 : Number(m[7])];
+      const offset = m[10] === undefined && timeZone ? zoneOffsetMinutes(timeZone, year, mo, d, h, mi, sec) : offsetMinutes(m[10]);
+      out = build(year, mo, d, h, mi, sec, fractionMs(m[8]), offset);
     } else out = fromText(s);
   } else out = fromText(s);
   return out ?? ParseStatus.Invalid;
@@ -192,7 +214,7 @@ export function toUtcIsoStatus(v: unknown): string | ParseStatus {
  * without zone (none = UTC), "2025-01-02 10:00:00", RFC 2822, month-name dates, "06/30/2025" (US, month first
  * unless impossible) and "30.06.2025" (day first). Undefined for "no date" markers (0, "0000-00-00") and garbage.
  */
-export function toUtcIso(v: unknown): string | undefined {
-  const r = toUtcIsoStatus(v);
+export function toUtcIso(v: unknown, timeZone?: string): string | undefined {
+  const r = toUtcIsoStatus(v, timeZone);
   return typeof r === 'string' ? r : undefined;
 }

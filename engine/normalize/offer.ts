@@ -18,6 +18,8 @@ export interface NormalizeContext {
   defaultKind?: OfferKind;
   /** Currency (code or symbol) when neither the mapping nor a price string gives one. */
   defaultCurrency?: string;
+  /** IANA zone of dates that carry no zone (default UTC). */
+  timeZone?: string;
 }
 
 // Returned by field normalizers to remove the key: the value means "nothing" (empty, "N/A", 0000-00-00, javascript:).
@@ -66,8 +68,8 @@ function normUrl(v: unknown, base: string | undefined): unknown {
   return typeof r === 'string' ? r : r === ParseStatus.Empty ? DROP : v;
 }
 
-function normDate(v: unknown): unknown {
-  const r = toUtcIsoStatus(v);
+function normDate(v: unknown, timeZone: string | undefined): unknown {
+  const r = toUtcIsoStatus(v, timeZone);
   return typeof r === 'string' ? r : r === ParseStatus.Empty ? DROP : v;
 }
 
@@ -276,7 +278,7 @@ export function normalizeOffer(raw: Record<string, unknown>, ctx: NormalizeConte
         r = normMoneyTerms(v);
         break;
       case 'starts_at': case 'expires_at':
-        r = normDate(v);
+        r = normDate(v, ctx.timeZone);
         break;
       case 'availability':
         r = normEnum(v, AVAILABILITY, true);

@@ -39,10 +39,19 @@ export class NdjsonSink implements OfferSink {
   }
 }
 
-/** Collects offers in memory (contract tests, previews). */
+/** Collects offers in memory (contract tests, previews); like every sink, the first occurrence of an offer wins. */
 export class MemorySink implements OfferSink {
   readonly items: Offer[] = [];
   readonly quarantined: QuarantineItem[] = [];
-  async offers(batch: Offer[]): Promise<void> { this.items.push(...batch); }
+  private readonly seen = new Set<string>();
+  duplicates = 0;
+  async offers(batch: Offer[]): Promise<void> {
+    for (const o of batch) {
+      const key = `${o.network}\u0000${o.external_id}`;
+      if (this.seen.has(key)) { this.duplicates++; continue; }
+      this.seen.add(key);
+      this.items.push(o);
+    }
+  }
   async quarantine(items: QuarantineItem[]): Promise<void> { this.quarantined.push(...items); }
 }

@@ -188,3 +188,42 @@ test('a retired connector still runs and warns with its notice and successor', a
     assert.match(r.logs, /"successor":"awin"/);
   } finally { await srv.close(); }
 });
+
+test('stream options: zone-less dates in the stream timezone, a stream without auth, a stream with its own rate limit', async () => {
+  const srv = await startServer((req, res) => {
+    if (req.url.pathname === '/feed.csv') {
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      return res.end(`id,name,ends\n1,Feed item,2025-07-01 10:00:00\n${req.headers.authorization ? 'leak,Auth sent,2025-01-01\n' : ''}`);
+    }
+    const page = Number(req.url.searchParams.get('page'));
+    json(res, 200, { items: page <= 3 ? [{ id: `a${page}`, name: 'Api item', ends: '2025-01-15 10:00:00' }] : [] });
+  });
+  try {
+    const r = await runYaml(specYaml({
+      auth: 'auth: { type: bearer, token: "{{ $config.token }}" }',
+      config: 'config: { type: object, properties: { token: { type: string, x-secret: true } } }',
+      top: 'timezone: America/Chicago',
+      stream: `  - name: api
+    kind: deal
+    rate_limit: { requests: 2, interval: 1s, burst: 1, concurrency: 1 }
+    request: { path: /items }
+    records: items
+    pagination: { type: page_number, page_param: page }
+    map: '{"external_id": id, "title": name, "url": "https://x.example/" & id, "expires_at": ends}'
+  - name: feed
+    kind: product
+    authenticate: false
+    timezone: Europe/Berlin
+    file: { url: /feed.csv }
+    decoder: { format: csv }
+    map: '{"external_id": id, "title": name, "url": "https://x.example/" & id, "expires_at": ends}'` }), { baseUrl: srv.url, config: { token: 'tok-secret-1' } });
+    assert.equal(r.result.status, 'succeeded', r.result.error);
+    const byId = Object.fromEntries(r.offers.map((o) => [o.external_id, o.expires_at]));
+    assert.equal(byId.a1, '2025-01-15T16:00:00.000Z', 'America/Chicago in January is UTC-6');
+    assert.equal(byId['1'], '2025-07-01T08:00:00.000Z', 'Europe/Berlin in July is UTC+2');
+    assert.equal(byId.leak, undefined, 'the feed stream is fetched without the connector auth');
+    const api = srv.requests.filter((q) => q.url.pathname === '/items');
+    assert.ok(api.every((q) => q.headers.authorization === 'Bearer tok-secret-1'));
+    for (let i = 1; i < api.length; i++) assert.ok(api[i].at - api[i - 1].at >= 450, 'the api stream is paced at 2 per second');
+  } finally { await srv.close(); }
+});

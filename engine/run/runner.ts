@@ -2,10 +2,11 @@
 // records → map → normalize → validate, into a sink. The runner decides nothing about storage; the sink
 // (NDJSON for --dry-run, the stores later) receives offers, quarantined records and the run's outcome.
 import pLimit from 'p-limit';
-import type { ConnectorSpec, Stream } from '../types/connector.generated.ts';
+import type { ConnectorSpec, RateLimit, Stream } from '../types/connector.generated.ts';
+import type { PacingRule } from '../http/rate-limit.ts';
 import type { Offer } from '../types/offer.generated.ts';
 import { compileExpression, renderValue, type Bindings } from '../expr/jsonata.ts';
-import { HttpRuntime, type ApiCall } from '../http/runtime.ts';
+import { HttpRuntime, type ApiCall, type CallPacing } from '../http/runtime.ts';
 import { createAuth } from '../auth/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Redactor } from '../log/redact.ts';
@@ -75,15 +76,7 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
   const runtime = new HttpRuntime({
     connectorId: spec.id,
     baseUrlOverride: o.baseUrlOverride,
-    pacing: o.pacingOverride ? {
-      requests: o.pacingOverride.requests, intervalMs: 1000, concurrency: o.pacingOverride.concurrency ?? 2, scope: 'connector',
-    } : {
-      requests: spec.rate_limit?.requests,
-      intervalMs: parseDuration(spec.rate_limit?.interval, 1000),
-      burst: spec.rate_limit?.burst,
-      concurrency: spec.rate_limit?.concurrency ?? 2,
-      scope: spec.rate_limit?.scope ?? 'host',
-    },
+    pacing: pacingRule(spec.rate_limit, o.pacingOverride),
     retry: {
       attempts: spec.retry?.attempts ?? 5,
       backoffMs: o.retryOverride?.backoffMs ?? parseDuration(spec.retry?.backoff, 500),
@@ -139,6 +132,12 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
   }
 }
 
+/** The DSL's rate_limit as a pacing rule; a contract test's override replaces it. */
+export function pacingRule(r: RateLimit | undefined, override?: RunOptions['pacingOverride']): PacingRule & { scope: 'connector' | 'host' } {
+  if (override) return { requests: override.requests, intervalMs: 1000, concurrency: override.concurrency ?? 2, scope: 'connector' };
+  return { requests: r?.requests, intervalMs: parseDuration(r?.interval, 1000), burst: r?.burst, concurrency: r?.concurrency ?? 2, scope: r?.scope ?? 'host' };
+}
+
 interface StreamContext {
   o: RunOptions;
   runtime: HttpRuntime;
@@ -151,7 +150,7 @@ interface StreamContext {
 async function runStream(ctx: StreamContext, stream: Stream): Promise<StreamOutcome> {
   const { o } = ctx;
   const outcome: StreamOutcome = { pages: 0, records: 0, offers: 0, quarantined: 0, complete: true };
-  const mapper = new RecordMapper(stream, o.spec.id, { baseUrl: ctx.baseUrl });
+  const mapper = new RecordMapper(stream, o.spec.id, { baseUrl: ctx.baseUrl, timeZone: stream.timezone ?? o.spec.timezone });
   const incremental = await incrementalWindow(o, stream);
   if (incremental && incremental.start !== undefined) outcome.complete = false;
   const cursorExpr = stream.incremental ? compileExpression(stream.incremental.cursor_field) : undefined;
@@ -161,7 +160,7 @@ async function runStream(ctx: StreamContext, stream: Stream): Promise<StreamOutc
   await Promise.all(partitions.map((partition) => limit(async () => {
     const bindings: Bindings = { ...ctx.base, partition, stream: { name: stream.name, kind: stream.kind }, incremental };
     const result = await readStream({
-      spec: o.spec, stream, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings,
+      spec: o.spec, stream, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings, pacing: streamPacing(stream, o),
       maxPages: o.maxPages ?? Infinity,
       onPage: () => { ctx.counts.pages++; outcome.pages++; o.onProgress?.(ctx.counts); },
       onBatch: async (records, info) => {
@@ -219,7 +218,7 @@ async function partitionValues(ctx: StreamContext, stream: Stream): Promise<unkn
       const bindings = { ...ctx.base, partition, stream: { name: parent.name, kind: parent.kind } };
       const filter = parent.filter ? compileExpression(parent.filter) : undefined;
       await readStream({
-        spec: ctx.o.spec, stream: parent, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings,
+        spec: ctx.o.spec, stream: parent, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings, pacing: streamPacing(parent, ctx.o),
         maxPages: ctx.o.maxPages ?? Infinity,
         onPage: () => { ctx.counts.pages++; },
         onBatch: async (batch) => {
@@ -237,6 +236,10 @@ async function partitionValues(ctx: StreamContext, stream: Stream): Promise<unkn
     if (v !== undefined && v !== null && v !== '') values.push(wrap(v));
   }
   return values;
+}
+
+function streamPacing(stream: Stream, o: RunOptions): CallPacing | undefined {
+  return stream.rate_limit ? { key: `stream:${stream.name}`, rule: pacingRule(stream.rate_limit, o.pacingOverride) } : undefined;
 }
 
 async function incrementalWindow(o: RunOptions, stream: Stream): Promise<{ start?: string | number; end: string } | undefined> {

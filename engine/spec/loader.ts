@@ -114,6 +114,12 @@ function checkSemantics(spec: ConnectorSpec, src: YamlSource, file: string, erro
   if (auth?.type === 'signature' && auth.algorithm.startsWith('hmac-') && !auth.key) {
     errors.push(src.error(['auth'], `auth.algorithm ${auth.algorithm} needs auth.key`));
   }
+  const zoneError = (tz: string | undefined, path: Array<string | number>) => {
+    if (tz === undefined) return;
+    try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); } catch { errors.push(src.error(path, `timezone "${tz}" is not an IANA time zone (e.g. America/New_York, Europe/Berlin, UTC)`)); }
+  };
+  zoneError(spec.timezone, ['timezone']);
+  spec.streams.forEach((s, i) => zoneError(s.timezone, ['streams', i, 'timezone']));
   const names = new Map<string, number>();
   spec.streams.forEach((s, i) => {
     if (names.has(s.name)) errors.push(src.error(['streams', i, 'name'], `stream name "${s.name}" is used twice`));

@@ -103,7 +103,7 @@ export class ServingStore {
       await run(c, `CREATE TEMP TABLE ch AS
         WITH s AS (
           SELECT * FROM offer_stage WHERE run_id = $r
-          QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY seq DESC) = 1
+          QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY seq) = 1
         )
         SELECT s.network, s.external_id, s.content_hash, s.group_key, s.data, ${extract('s.data')},
           o.id AS oid, o.status AS prev_status, o.status_reason AS prev_reason, o.data AS prev_data,

@@ -74,6 +74,10 @@ export interface ConnectorSpec {
    * @minItems 1
    */
   streams: [Stream, ...Stream[]];
+  /**
+   * IANA time zone (e.g. America/Chicago) of dates the API sends without a zone; default UTC.
+   */
+  timezone?: string;
 }
 /**
  * JSON Schema of the connector's credentials and settings. Secret properties carry x-secret: true.
@@ -376,6 +380,15 @@ export interface Stream {
    * Whether a full run of this stream returns every live offer (so absent ones may be deactivated).
    */
   complete?: boolean;
+  /**
+   * IANA time zone of this stream's zone-less dates; overrides the connector's.
+   */
+  timezone?: string;
+  rate_limit?: RateLimit1;
+  /**
+   * false: send this stream's requests without the connector's auth (e.g. a feed file whose URL carries its own key).
+   */
+  authenticate?: boolean;
 }
 /**
  * This interface was referenced by `ConnectorSpec`'s JSON-Schema
@@ -566,4 +579,23 @@ export interface Incremental {
    * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
    */
   start?: string;
+}
+/**
+ * This stream's own pacing (a stricter or looser endpoint limit), instead of the connector's.
+ */
+export interface RateLimit1 {
+  /**
+   * Requests allowed per interval (token bucket).
+   */
+  requests?: number;
+  interval?: Duration;
+  /**
+   * Bucket size; defaults to `requests`.
+   */
+  burst?: number;
+  /**
+   * Requests in flight at once per connector and host.
+   */
+  concurrency?: number;
+  scope?: 'connector' | 'host';
 }
