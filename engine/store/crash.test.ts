@@ -75,3 +75,22 @@ test('SIGKILL during the merge: all of the run or none of it, again and again', 
   await runChild(path, 'final');
   assert.deepEqual(await titles(path), { final: N });
 });
+
+test('a second process on a serving store in use fails fast with an actionable error', async () => {
+  const { store, path } = await freshStore();
+  try {
+    const started = performance.now();
+    const out = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('${new URL('./serving-store.ts', import.meta.url).pathname}').then(m => m.ServingStore.open(${JSON.stringify(path)})).then(() => process.exit(0), (e) => { console.error(e.name + ': ' + e.message); process.exit(3); })`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(out.code, 3);
+    assert.match(out.stderr, /StoreLockedError: the serving store .* is in use by another process .*Stop the other offerfeed process or set OFFERFEED_DATA_DIR/);
+    assert.ok(performance.now() - started < 10_000);
+  } finally {
+    store.close();
+    await closeDuckDB(path);
+  }
+});
