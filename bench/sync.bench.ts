@@ -68,7 +68,7 @@ export async function syncBench(n = Number(process.env.BENCH_SYNC_N ?? 1_000_000
       return { url: s.url, database: 'offerfeed' };
     })() : undefined;
     const path = join(dir, 'offerfeed.duckdb');
-    await migrateUp({ dataDir: dir, duckdbPath: path, clickhouse: chSettings ?? null });
+    await migrateUp({ dataDir: dir, duckdbPath: path, clickhouse: chSettings ?? null, feedTest: false });
     const store = await ServingStore.open(path);
     const ch = chSettings ? clickhouseClient(chSettings) : undefined;
     const logger = createLogger({ redactor: new Redactor(), level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
@@ -92,6 +92,6 @@ export async function syncBench(n = Number(process.env.BENCH_SYNC_N ?? 1_000_000
 }
 
 async function openMigrated(path: string, dir: string): Promise<ServingStore> {
-  await migrateUp({ dataDir: dir, duckdbPath: path, clickhouse: null });
+  await migrateUp({ dataDir: dir, duckdbPath: path, clickhouse: null, feedTest: false });
   return ServingStore.open(path);
 }

@@ -16,6 +16,7 @@ import { syncConnector } from '../sync/sync-connector.ts';
 import { flushOutbox } from '../history/outbox-flusher.ts';
 import { openStores } from './stores.ts';
 import { registerUpCommand } from './up.ts';
+import { registerStoreCommands } from './store-commands.ts';
 
 const program = new Command();
 program.name('offerfeed').description('Declarative affiliate-offer ETL: connectors as YAML, one engine.').showHelpAfterError();
@@ -182,6 +183,7 @@ program
   });
 
 registerUpCommand(program);
+registerStoreCommands(program);
 
 try {
   await program.parseAsync(process.argv);

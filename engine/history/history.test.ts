@@ -46,7 +46,7 @@ test('ClickHouse down during a sync: the run commits, history waits in the outbo
   const path = join(dir, 'offerfeed.duckdb');
   let server = await startLocalClickHouse({ dataDir: chDir });
   const settings = (): ClickHouseSettings => ({ url: server.url, database: 'offerfeed' });
-  await migrateUp({ dataDir: dir, duckdbPath: path, clickhouse: settings() });
+  await migrateUp({ dataDir: dir, duckdbPath: path, clickhouse: settings(), feedTest: false });
   const store = await ServingStore.open(path);
   let items = [{ id: 1, name: 'Kettle', price: 20 }, { id: 2, name: 'Mug', price: 5 }];
   const api = await startServer((_req, res) => json(res, 200, { items }));

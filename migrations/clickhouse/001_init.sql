@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS {db}.offer_versions {on_cluster} (
 ) ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(event_time)
 ORDER BY (network, external_id, event_time, event_id)
-SETTINGS non_replicated_deduplication_window = 100000;
+SETTINGS non_replicated_deduplication_window = 100000, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
 
 CREATE TABLE IF NOT EXISTS {db}.sync_runs {on_cluster} (
   event_id     UInt64,
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS {db}.sync_runs {on_cluster} (
 ) ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(started_at)
 ORDER BY (connector, started_at, run_id, event_id)
-SETTINGS non_replicated_deduplication_window = 100000;
+SETTINGS non_replicated_deduplication_window = 100000, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
 
 CREATE TABLE IF NOT EXISTS {db}.api_calls {on_cluster} (
   event_id    UInt64,
@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS {db}.api_calls {on_cluster} (
 ) ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(started_at)
 ORDER BY (connector, started_at, event_id)
-SETTINGS non_replicated_deduplication_window = 100000;
+SETTINGS non_replicated_deduplication_window = 100000, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
 
 CREATE TABLE IF NOT EXISTS {db}.clicks {on_cluster} (
   click_id    String,
@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS {db}.clicks {on_cluster} (
 ) ENGINE = {engine:MergeTree}
 PARTITION BY toYYYYMM(clicked_at)
 ORDER BY (offer_id, clicked_at, click_id)
-SETTINGS non_replicated_deduplication_window = 100000;
+SETTINGS non_replicated_deduplication_window = 100000, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
 
 CREATE TABLE IF NOT EXISTS {db}.conversions {on_cluster} (
   network        LowCardinality(String),
@@ -100,4 +100,4 @@ CREATE TABLE IF NOT EXISTS {db}.conversions {on_cluster} (
 ) ENGINE = {engine:ReplacingMergeTree(received_at)}
 PARTITION BY toYYYYMM(converted_at)
 ORDER BY (network, transaction_id)
-SETTINGS non_replicated_deduplication_window = 100000;
+SETTINGS non_replicated_deduplication_window = 100000, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;

@@ -8,6 +8,6 @@ import { ServingStore } from '../../engine/store/serving-store.ts';
 export async function freshStore(): Promise<{ store: ServingStore; dir: string; path: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'offerfeed-store-'));
   const path = join(dir, 'offerfeed.duckdb');
-  await migrateUp({ dataDir: dir, duckdbPath: path, clickhouse: null });
+  await migrateUp({ dataDir: dir, duckdbPath: path, clickhouse: null, feedTest: false });
   return { store: await ServingStore.open(path), dir, path };
 }
