@@ -71,7 +71,9 @@ export class OAuth2Applier implements AuthApplier {
       if (clientId !== undefined) fields.client_id = clientId;
       if (clientSecret !== undefined) fields.client_secret = clientSecret;
     }
-    const json = (s.body_format ?? 'form') === 'json';
+    const format = String(await renderValue(s.body_format ?? 'form', this.bindings));
+    if (format !== 'json' && format !== 'form') throw new Error(`auth.body_format must be "form" or "json", got "${format}"`);
+    const json = format === 'json';
     headers['content-type'] = json ? 'application/json' : 'application/x-www-form-urlencoded';
     const body = json ? JSON.stringify(fields) : new URLSearchParams(fields).toString();
     const response = await this.runtime.exchange({ method: 'POST', url, headers, body }, { purpose: 'token' }, async (res) => {

@@ -23,8 +23,11 @@ export class PaginationLoopError extends Error {
   constructor(message: string) { super(message); this.name = 'PaginationLoopError'; }
 }
 
+/** Pagination with its page size resolved to a number. */
+export type ResolvedPagination = Omit<Pagination, 'page_size'> & { page_size?: number };
+
 export class Paginator {
-  private readonly p: Pagination;
+  private readonly p: ResolvedPagination;
   private readonly seen = new Set<string>();
   private lastFingerprint: string | undefined;
   private total = 0;
@@ -32,7 +35,8 @@ export class Paginator {
   truncated = false;
 
   constructor(spec: Pagination | undefined, private readonly maxPages: number, private readonly bindings: Record<string, unknown> = {}) {
-    this.p = spec ?? { type: 'none' };
+    if (typeof spec?.page_size === 'string') throw new Error('pagination.page_size must be resolved before paginating');
+    this.p = (spec ?? { type: 'none' }) as ResolvedPagination;
   }
 
   first(): PageState {

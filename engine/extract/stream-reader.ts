@@ -3,7 +3,7 @@
 import type { ConnectorSpec, Stream } from '../types/connector.generated.ts';
 import { compileExpression, renderStringMap, renderValue, type Bindings } from '../expr/jsonata.ts';
 import { decodeBody, type DecoderSpec } from '../decode/index.ts';
-import { HttpError, UndecodableBodyError, type CallPacing, type HttpRequest, type HttpResponse, type HttpRuntime } from '../http/runtime.ts';
+import { HttpError, UndecodableBodyError, type AuthApplier, type CallPacing, type HttpRequest, type HttpResponse, type HttpRuntime } from '../http/runtime.ts';
 import { parseDuration, sleep } from '../util/duration.ts';
 import { buildRequest } from './request-builder.ts';
 import { fingerprint, Paginator, type PageState } from './paginator.ts';
@@ -22,6 +22,8 @@ export interface ReadOptions {
   onBatch: (records: RawRecord[], info: PageInfo) => Promise<void>;
   onPage?: (info: PageInfo) => void;
   pacing?: CallPacing;
+  /** The stream's own auth, when it has one. */
+  auth?: AuthApplier;
 }
 
 export interface ReadResult { pages: number; records: number; truncated: boolean }
@@ -39,7 +41,10 @@ export async function readStream(o: ReadOptions): Promise<ReadResult> {
 }
 
 async function readPages(o: ReadOptions): Promise<ReadResult> {
-  const paginator = new Paginator(o.stream.pagination, o.maxPages, o.bindings);
+  const pagination = o.stream.pagination && typeof o.stream.pagination.page_size === 'string'
+    ? { ...o.stream.pagination, page_size: pageSizeOf(await renderValue(o.stream.pagination.page_size, o.bindings), o.stream.name) }
+    : o.stream.pagination;
+  const paginator = new Paginator(pagination, o.maxPages, o.bindings);
   let state: PageState | undefined = paginator.first();
   let pages = 0;
   let records = 0;
@@ -73,9 +78,18 @@ async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Prom
   const documentFormat = DOCUMENT_FORMATS.has(decoder.format) && !decoder.xml?.record_tag;
   return o.runtime.exchange<FetchedPage & { deliver: () => Promise<void> }>(req, { stream: o.stream.name, partition: partitionLabel(o.bindings.partition), rules: o.stream.response_rules, pacing: o.pacing }, async (res) => {
     const meta = { status: res.status, headers: res.headers, url: res.url };
+    // No content (204, or an empty 2xx body) is a page without records: it ends pagination, it does not fail.
+    if (res.status === 204 || header(res.headers['content-length']) === '0') {
+      for await (const _ of res.body) { /* drain */ }
+      return { result: { ...meta, body: undefined, recordCount: 0, fingerprint: undefined, deliver: async () => undefined } };
+    }
     const head = keepHead(res.body);
     const decoded = await decodeBody(head.body, decoder, { contentType: header(res.headers['content-type']), contentEncoding: header(res.headers['content-encoding']), url: res.url })
-      .catch((e: Error) => { throw new UndecodableBodyError(e, head.text()); });
+      .catch((e: Error) => {
+        if (head.bytes() === 0) return undefined;
+        throw new UndecodableBodyError(e, head.text());
+      });
+    if (!decoded) return { result: { ...meta, body: undefined, recordCount: 0, fingerprint: undefined, deliver: async () => undefined } };
     if (decoded.kind === 'document') {
       const records = await selectRecords(o.stream.records, decoded.value, { ...o.bindings, headers: res.headers });
       // Hand records on only after the whole page decoded, so a broken page can be fetched again.
@@ -90,27 +104,38 @@ async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Prom
       await o.onBatch(batch, info);
     }
     return { result: { ...meta, recordCount: count, deliver: async () => undefined } };
-  }, { retryBody: documentFormat, auth: o.stream.authenticate !== false }).then(async (page) => {
+  }, { retryBody: documentFormat, auth: streamAuth(o) }).then(async (page) => {
     await page.deliver();
     return page;
   });
 }
 
+const streamAuth = (o: ReadOptions): boolean | AuthApplier => (o.stream.authenticate === false ? false : o.auth ?? true);
+
 const HEAD_BYTES = 65_536;
 
 /** Passes the body through while keeping its first bytes, so an undecodable answer can still be shown to response rules. */
-function keepHead(body: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; text(): string } {
+function keepHead(body: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; text(): string; bytes(): number } {
   const chunks: Buffer[] = [];
   let kept = 0;
+  let total = 0;
   return {
     body: (async function* () {
       for await (const c of body) {
+        total += c.length;
         if (kept < HEAD_BYTES) { chunks.push(Buffer.from(c.subarray(0, HEAD_BYTES - kept))); kept += Math.min(c.length, HEAD_BYTES - kept); }
         yield c;
       }
     })(),
     text: () => Buffer.concat(chunks).toString('utf8'),
+    bytes: () => total,
   };
+}
+
+function pageSizeOf(v: unknown, stream: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`stream ${stream}: pagination.page_size must render to a positive integer, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 async function deliver(o: ReadOptions, records: RawRecord[], info: PageInfo): Promise<void> {
@@ -135,7 +160,7 @@ async function readDownload(o: ReadOptions, req: HttpRequest): Promise<ReadResul
 async function readJob(o: ReadOptions): Promise<ReadResult> {
   const job = o.stream.job!;
   const ctx = { stream: o.stream.name, purpose: 'job' as const, rules: o.stream.response_rules, pacing: o.pacing };
-  const auth = { auth: o.stream.authenticate !== false };
+  const auth = { auth: streamAuth(o) };
   const created = await o.runtime.exchange(await buildRequest(job.create, o.baseUrl, o.bindings, undefined, o.spec.headers), ctx, readJson, auth);
   const id = job.job_id ? await compileExpression(job.job_id).evaluate(created, o.bindings) : undefined;
   const bindings = { ...o.bindings, job: { id, created } };

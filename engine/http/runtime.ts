@@ -132,21 +132,22 @@ export class HttpRuntime {
     req: HttpRequest,
     ctx: CallContext,
     consume: (res: HttpResponse) => Promise<Consumed<T>>,
-    opts: { auth?: boolean; retryBody?: boolean } = {},
+    opts: { auth?: boolean | AuthApplier; retryBody?: boolean } = {},
   ): Promise<T> {
     const { retry } = this.opts;
-    const useAuth = opts.auth !== false && this.auth !== undefined;
+    const applier = typeof opts.auth === 'object' ? opts.auth : opts.auth === false ? undefined : this.auth;
+    const useAuth = applier !== undefined;
     let refreshed = false;
     let lastError: Error | undefined;
     for (let attempt = 1; attempt <= retry.attempts; attempt++) {
       this.opts.signal?.throwIfAborted();
-      const prepared = useAuth ? await this.auth!.apply({ ...req, headers: { ...req.headers } }) : req;
+      const prepared = useAuth ? await applier.apply({ ...req, headers: { ...req.headers } }) : req;
       const outcome = await this.attempt(prepared, ctx, attempt, consume, opts.retryBody ?? true);
       if (outcome.kind === 'done') return outcome.result;
       lastError = outcome.error;
       if (outcome.kind === 'fail') throw outcome.error;
       if (outcome.kind === 'refresh') {
-        if (refreshed || !useAuth || !(await this.auth!.refresh(prepared))) {
+        if (refreshed || !useAuth || !(await applier.refresh(prepared))) {
           throw new HttpError(this.redact(`authentication failed: ${outcome.error.message}. Check the connector's credentials.`), 401, this.redact(prepared.url));
         }
         refreshed = true;
@@ -273,6 +274,8 @@ export class HttpRuntime {
 
   /** A stream's own rules come before the connector's. */
   private rulesFor(ctx: CallContext): ResponseRule[] {
+    // A token endpoint is another API: the data API's rules would misread its OAuth errors.
+    if (ctx.purpose === 'token') return [];
     return ctx.rules?.length ? [...ctx.rules, ...this.opts.rules] : this.opts.rules;
   }
 

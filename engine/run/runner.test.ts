@@ -227,3 +227,53 @@ test('stream options: zone-less dates in the stream timezone, a stream without a
     for (let i = 1; i < api.length; i++) assert.ok(api[i].at - api[i - 1].at >= 450, 'the api stream is paced at 2 per second');
   } finally { await srv.close(); }
 });
+
+test('an empty 2xx body (204) is a page without records and ends pagination', async () => {
+  const srv = await startServer((req, res) => {
+    const page = Number(req.url.searchParams.get('page'));
+    if (page === 3) { res.writeHead(204); return res.end(); }
+    json(res, 200, [{ id: `p${page}`, name: 'x' }]);
+  });
+  try {
+    const r = await runYaml(specYaml({ config: 'config: { type: object, properties: { size: { type: integer, default: 1 } } }', stream: `  - name: items
+    kind: product
+    request: { path: /items }
+    pagination: { type: page_number, page_param: page, size_param: pageSize, page_size: "{{ $config.size }}" }
+    map: '{"external_id": id, "title": name, "url": "https://x.example/" & id}'` }), { baseUrl: srv.url, config: { size: 1 } });
+    assert.equal(r.result.status, 'succeeded', r.result.error);
+    assert.deepEqual(r.offers.map((o) => o.external_id), ['p1', 'p2']);
+    assert.equal(srv.requests[0].url.searchParams.get('pageSize'), '1', 'page_size rendered from config');
+  } finally { await srv.close(); }
+});
+
+test('a failing partition stops the others at once; a stream can carry its own auth', async () => {
+  const srv = await startServer((req, res) => {
+    if (req.url.pathname === '/vouchers') return req.url.searchParams.get('token') === 'v-tok-1' ? json(res, 200, [{ id: 'v1', name: 'Voucher' }]) : json(res, 403, { message: 'bad voucher token' });
+    const p = req.url.searchParams.get('p');
+    if (p === 'b') return json(res, 400, { message: 'partition b is broken' });
+    setTimeout(() => json(res, 200, [{ id: p, name: 'x' }]), 50);
+  });
+  try {
+    const started = performance.now();
+    const r = await runYaml(specYaml({
+      config: 'config: { type: object, properties: { key: { type: string, x-secret: true }, voucher_token: { type: string, x-secret: true } } }',
+      auth: 'auth: { type: api_key, in: header, name: X-Key, value: "{{ $config.key }}" }',
+      stream: `  - name: vouchers
+    kind: coupon
+    auth: { type: api_key, in: query, name: token, value: "{{ $config.voucher_token }}" }
+    request: { path: /vouchers }
+    map: '{"external_id": id, "title": name, "url": "https://x.example/" & id}'
+  - name: items
+    kind: product
+    partitions: { values: [a, b, c, d, e, f, g, h] }
+    request: { path: /items, query: { p: "{{ $partition.value }}" } }
+    map: '{"external_id": id, "title": name, "url": "https://x.example/" & id}'` }), { baseUrl: srv.url, config: { key: 'k-123456', voucher_token: 'v-tok-1' } });
+    assert.equal(r.result.status, 'failed');
+    assert.match(r.result.error!, /partition b is broken/);
+    const voucherCall = srv.requests.find((q) => q.url.pathname === '/vouchers')!;
+    assert.equal(voucherCall.headers['x-key'], undefined, 'the stream auth replaces the connector auth');
+    const itemCalls = srv.requests.filter((q) => q.url.pathname === '/items');
+    assert.ok(itemCalls.length <= 3, `partitions after the failure were still requested: ${itemCalls.map((q) => q.url.searchParams.get('p'))}`);
+    assert.ok(performance.now() - started < 3000);
+  } finally { await srv.close(); }
+});

@@ -73,6 +73,10 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
     warnings.push(text);
     logger.warn({ connector: spec.id, status: spec.status, successor: spec.successor }, text);
   }
+  // A failing stream or partition stops the rest of the run at once instead of letting queued requests go on.
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const runtime = new HttpRuntime({
     connectorId: spec.id,
     baseUrlOverride: o.baseUrlOverride,
@@ -92,7 +96,7 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
     bindings: { config: o.config },
     redactor: o.redactor,
     logger,
-    signal: o.signal,
+    signal: stop.signal,
     random: o.random,
     onApiCall: (call) => { counts.api_calls++; o.onApiCall?.(call); },
   });
@@ -123,11 +127,13 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
     }
     return finish('succeeded');
   } catch (e) {
+    stop.abort(e);
     const err = o.redactor.redactError(e);
     const cancelled = o.signal?.aborted === true;
     logger.error({ connector: spec.id, err: { message: err.message, name: err.name } }, cancelled ? 'run cancelled' : 'run failed');
     return finish(cancelled ? 'cancelled' : 'failed', err.message);
   } finally {
+    o.signal?.removeEventListener('abort', onOuterAbort);
     await runtime.close();
   }
 }
@@ -150,6 +156,7 @@ interface StreamContext {
 async function runStream(ctx: StreamContext, stream: Stream): Promise<StreamOutcome> {
   const { o } = ctx;
   const outcome: StreamOutcome = { pages: 0, records: 0, offers: 0, quarantined: 0, complete: true };
+  const auth = stream.auth ? await createAuth(stream.auth, ctx.base, ctx.runtime, o.redactor) : undefined;
   const mapper = new RecordMapper(stream, o.spec.id, { baseUrl: ctx.baseUrl, timeZone: stream.timezone ?? o.spec.timezone });
   const incremental = await incrementalWindow(o, stream);
   if (incremental && incremental.start !== undefined) outcome.complete = false;
@@ -160,7 +167,7 @@ async function runStream(ctx: StreamContext, stream: Stream): Promise<StreamOutc
   await Promise.all(partitions.map((partition) => limit(async () => {
     const bindings: Bindings = { ...ctx.base, partition, stream: { name: stream.name, kind: stream.kind }, incremental };
     const result = await readStream({
-      spec: o.spec, stream, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings, pacing: streamPacing(stream, o),
+      spec: o.spec, stream, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings, pacing: streamPacing(stream, o), auth,
       maxPages: o.maxPages ?? Infinity,
       onPage: () => { ctx.counts.pages++; outcome.pages++; o.onProgress?.(ctx.counts); },
       onBatch: async (records, info) => {
@@ -219,6 +226,7 @@ async function partitionValues(ctx: StreamContext, stream: Stream): Promise<unkn
       const filter = parent.filter ? compileExpression(parent.filter) : undefined;
       await readStream({
         spec: ctx.o.spec, stream: parent, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings, pacing: streamPacing(parent, ctx.o),
+        auth: parent.auth ? await createAuth(parent.auth, ctx.base, ctx.runtime, ctx.o.redactor) : undefined,
         maxPages: ctx.o.maxPages ?? Infinity,
         onPage: () => { ctx.counts.pages++; },
         onBatch: async (batch) => {

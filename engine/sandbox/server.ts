@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import type { ConnectorSpec } from '../types/connector.generated.ts';
+import type { Auth, ConnectorSpec } from '../types/connector.generated.ts';
 import { loadSpecFile } from '../spec/loader.ts';
 import { specPath } from '../spec/registry.ts';
 import { renderStringMap, renderValue, type Bindings } from '../expr/jsonata.ts';
@@ -24,6 +24,8 @@ export interface SandboxResponse {
 }
 
 export interface SandboxRoute extends SandboxResponse {
+  /** Served without credentials (for streams with `authenticate: false`). */
+  public?: boolean;
   method?: string;
   path: string;
   match?: { query?: Record<string, string | null>; body?: Record<string, unknown>; headers?: Record<string, string> };
@@ -74,7 +76,17 @@ export async function serveSandbox(
   spec: ConnectorSpec, dir: string, definition: SandboxDefinition, config: Record<string, unknown>, configFile: string, opts: SandboxOptions = {},
 ): Promise<RunningSandbox> {
   const bindings: Bindings = { config };
-  const auth = await authChecker(spec, definition, bindings);
+  // A request passes with the connector's credentials or with those of any stream that has its own auth.
+  const checkers = await Promise.all([spec.auth, ...spec.streams.map((st) => st.auth)].filter((a, i) => i === 0 || a).map((a) => authChecker(a, definition, bindings)));
+  const auth: AuthChecker = {
+    queryParams: new Set(checkers.flatMap((c) => [...c.queryParams])),
+    check: async (req, url, body) => {
+      for (const c of checkers) if (await c.check(req, url, body)) return true;
+      return false;
+    },
+    issueToken: async () => ({ status: 404 }),
+  };
+  const tokenCheckers = new Map(checkers.filter((c) => c.tokenPath).map((c) => [c.tokenPath!, c]));
   const faultHits = new Map<string, number>();
   const requests: RunningSandbox['requests'] = [];
 
@@ -86,11 +98,12 @@ export async function serveSandbox(
         requests.push({ method: req.method ?? 'GET', path: url.pathname, status: r.status ?? 200 });
         await respond(res, dir, r);
       };
-      if (auth.tokenPath && url.pathname === auth.tokenPath) return await send(await auth.issueToken(req, body));
-      if (!(await auth.check(req, url, body))) {
+      const tokenChecker = tokenCheckers.get(url.pathname);
+      if (tokenChecker) return await send(await tokenChecker.issueToken(req, body));
+      const route = findRoute(definition.routes, req, url, body);
+      if (!route?.public && !(await auth.check(req, url, body))) {
         return await send(definition.unauthorized ?? { status: 401, body: { error: 'unauthorized' } });
       }
-      const route = findRoute(definition.routes, req, url, body);
       if (!route) return await send({ status: 404, body: { error: `no sandbox route for ${req.method} ${url.pathname}${url.search}` } });
       if (opts.faults === 'once-per-page') {
         const key = `${req.method} ${url.pathname}?${[...url.searchParams].filter(([k]) => !auth.queryParams.has(k)).sort().map(([k, v]) => `${k}=${v}`).join('&')} ${bodyKey(body)}`;
@@ -205,8 +218,7 @@ interface AuthChecker {
   issueToken(req: IncomingMessage, body: Buffer): Promise<SandboxResponse>;
 }
 
-async function authChecker(spec: ConnectorSpec, def: SandboxDefinition, bindings: Bindings): Promise<AuthChecker> {
-  const a = spec.auth;
+async function authChecker(a: Auth | undefined, def: SandboxDefinition, bindings: Bindings): Promise<AuthChecker> {
   const str = async (v: string | undefined) => (v === undefined ? '' : String((await renderValue(v, bindings)) ?? ''));
   const none: AuthChecker = { queryParams: new Set(), check: async () => true, issueToken: async () => ({ status: 404 }) };
   if (!a || a.type === 'none') return none;

@@ -164,7 +164,10 @@ export interface AuthOAuth2 {
    * header: HTTP Basic with client_id:client_secret; body: client_id and client_secret form fields.
    */
   client_auth?: 'body' | 'header';
-  body_format?: 'form' | 'json';
+  /**
+   * Token request body: form or json, or a template choosing one (e.g. by credential version).
+   */
+  body_format?: ('form' | 'json') | Template;
   params?: TemplateMap;
   headers?: TemplateMap1;
   /**
@@ -389,6 +392,10 @@ export interface Stream {
    * false: send this stream's requests without the connector's auth (e.g. a feed file whose URL carries its own key).
    */
   authenticate?: boolean;
+  /**
+   * This stream's own auth, replacing the connector's (another token, another host's scheme).
+   */
+  auth?: AuthNone | AuthApiKey | AuthBasic | AuthBearer | AuthOAuth2 | AuthSigV4 | AuthSignature;
 }
 /**
  * This interface was referenced by `ConnectorSpec`'s JSON-Schema
@@ -459,7 +466,10 @@ export interface Pagination {
    * Parameter carrying the page size.
    */
   size_param?: string;
-  page_size?: number;
+  /**
+   * Records per page: a number, or a template (e.g. from config).
+   */
+  page_size?: number | Template;
   /**
    * cursor: parameter carrying the cursor.
    */
