@@ -47,12 +47,12 @@ test('a valid spec loads', () => {
 
 test('an unknown key is rejected with file, line, column and the allowed keys', () => {
   const [e] = errorsOf(GOOD.replace('    records: items', '    record: items'));
-  assert.equal(e, 'connectors/demo/connector.yaml:19:5: unknown key "record" in streams[0] (allowed: name, description, kind, emit, enabled, request, file, job, pagination, partitions, decoder, records, filter, map, incremental, response_rules, complete)');
+  assert.equal(e, 'connectors/demo/connector.yaml:19:5: unknown key "record" in streams[0] (allowed: name, description, kind, emit, enabled, request, file, job, pagination, partitions, decoder, records, filter, map, incremental, response_rules, complete, timezone, rate_limit, authenticate, auth)');
 });
 
 test('a wrong type is rejected naming the value', () => {
-  const [e] = errorsOf(GOOD.replace('    kind: product', '    kind: product\n    pagination: { type: page_number, page_param: p, page_size: ten }'));
-  assert.match(e, /^connectors\/demo\/connector\.yaml:16:64: streams\[0\]\.pagination\.page_size must be integer, but is string "ten"$/);
+  const [e] = errorsOf(GOOD.replace('    kind: product', '    kind: product\n    pagination: { type: page_number, page_param: p, start: ten }'));
+  assert.match(e, /^connectors\/demo\/connector\.yaml:16:60: streams\[0\]\.pagination\.start must be integer, but is string "ten"$/);
 });
 
 test('an unknown enum value lists the allowed ones', () => {
