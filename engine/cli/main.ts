@@ -16,6 +16,9 @@ import { syncConnector } from '../sync/sync-connector.ts';
 import { flushOutbox } from '../history/outbox-flusher.ts';
 import { openStores } from './stores.ts';
 import { registerUpCommand } from './up.ts';
+import { SecretStore } from '../store/secrets.ts';
+import { secretStoreConfigSource } from '../spec/secret-config.ts';
+import { registerSecretCommands } from './secret-commands.ts';
 import { registerStoreCommands } from './store-commands.ts';
 
 const program = new Command();
@@ -45,10 +48,11 @@ program
     const redactor = new Redactor();
     const logger = createLogger({ redactor });
     const { spec } = await loadSpecFile(specPath(id));
+    const stores = opts.dryRun ? undefined : await openStores();
     const sources: ConfigSource[] = [...(opts.config ? [fileConfigSource(opts.config)] : []), envConfigSource()];
-    const config = await resolveConfig(spec, sources, redactor);
-    if (!opts.dryRun) {
-      const stores = await openStores();
+    if (stores && process.env.OFFERFEED_MASTER_KEY) sources.push(secretStoreConfigSource(new SecretStore(stores.store)));
+    const config = await resolveConfig(spec, sources, redactor).catch(async (e) => { await stores?.close(); throw e; });
+    if (stores) {
       const progress = createProgress(spec.id, process.stderr, opts.quiet);
       try {
         const out = await syncConnector({
@@ -184,6 +188,7 @@ program
 
 registerUpCommand(program);
 registerStoreCommands(program);
+registerSecretCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@
 // in one transaction (insert new, update changed, touch unchanged, deactivate missing, expire past-due) and
 // writes the history events into the outbox in that same transaction: a crash leaves all of it or none.
 import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Offer } from '../types/offer.generated.ts';
 import type { ApiCall } from '../http/runtime.ts';
@@ -239,6 +239,22 @@ export class ServingStore {
         'content_hash', o.content_hash, 'kind', o.kind, 'title', o.title, 'merchant_name', o.merchant_name, 'price', o.price,
         'sale_price', o.sale_price, 'currency', o.currency, 'expires_at', strftime(o.expires_at, '%Y-%m-%dT%H:%M:%S.%g'), 'offer', o.data), $now
       FROM (${select}) x JOIN offers o ON o.id = x.id`, { r: runId, now });
+  }
+
+  // ---- connectors and their spec versions -------------------------------------------------------------------
+
+  /** Records the spec a run uses; a changed spec gets the next version number. Returns that version. */
+  async recordSpec(spec: { id: string; name: string; status?: string }, text: string, now = new Date()): Promise<number> {
+    const hash = createHash('sha256').update(text).digest('hex');
+    return transaction(this.conn, async () => {
+      const [latest] = await all<{ version: number; hash: string }>(this.conn, 'SELECT version, hash FROM connector_specs WHERE connector = $c ORDER BY version DESC LIMIT 1', { c: spec.id });
+      const version = latest?.hash === hash ? latest.version : (latest?.version ?? 0) + 1;
+      if (latest?.hash !== hash) await run(this.conn, 'INSERT INTO connector_specs VALUES ($c, $v, $h, $s, $now)', { c: spec.id, v: version, h: hash, s: text, now: ts(now) });
+      const [exists] = await all<{ n: number }>(this.conn, 'SELECT count(*)::INTEGER AS n FROM connectors WHERE id = $c', { c: spec.id });
+      if (exists.n) await run(this.conn, 'UPDATE connectors SET name = $n, status = $st, spec_version = $v, updated_at = $now WHERE id = $c', { c: spec.id, n: spec.name, st: spec.status ?? 'active', v: version, now: ts(now) });
+      else await run(this.conn, 'INSERT INTO connectors VALUES ($c, $n, $st, false, $v, $now)', { c: spec.id, n: spec.name, st: spec.status ?? 'active', v: version, now: ts(now) });
+      return version;
+    });
   }
 
   // ---- state and reads used by the engine ----------------------------------------------------------------

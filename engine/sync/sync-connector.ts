@@ -12,6 +12,7 @@ import { runConnector, type OfferSink, type RunOptions, type RunResult } from '.
 import type { ConfigValues } from '../spec/config.ts';
 import type { CommitCounts, ServingStore } from '../store/serving-store.ts';
 import { flushOutbox, type FlushResult } from '../history/outbox-flusher.ts';
+import { stableStringify } from '../store/offer-identity.ts';
 
 const STAGE_BATCH = 20_000;
 const MAX_KEPT_QUARANTINE = 10_000;
@@ -57,6 +58,7 @@ class StageSink implements OfferSink {
 }
 
 export async function syncConnector(o: SyncOptions): Promise<SyncOutcome> {
+  await o.store.recordSpec(o.spec, stableStringify(o.spec));
   const incremental = !o.full && o.spec.streams.some((s) => s.incremental);
   const runId = await o.store.beginRun(o.spec.id, incremental ? 'incremental' : 'full');
   const sink = new StageSink(o.store, runId);
