@@ -207,3 +207,16 @@ test('a 2xx body that cannot be decoded still reaches response rules, which surf
     assert.equal(srv.requests.length, 1, 'a failing rule does not retry');
   } finally { await srv.close(); }
 });
+
+test('a burst of 5xx opens the circuit: requests to that host pause for the cool-down, then resume', async () => {
+  let n = 0;
+  const srv = await startServer((_req, res) => (n++ < 4 ? json(res, 503, { message: 'overloaded' }) : json(res, 200, { items: [{ id: 1, name: 'A' }] })));
+  try {
+    const r = await runYaml(one('retry: { attempts: 8, backoff: 10ms, breaker: { failures: 3, cooldown: 1s } }'), { baseUrl: srv.url });
+    assert.equal(r.result.status, 'succeeded', r.result.error);
+    const gaps = srv.requests.slice(1).map((q, i) => q.at - srv.requests[i].at);
+    assert.ok(gaps[2] >= 950, `after the third failure the next request waits for the cool-down (gaps ${gaps.map(Math.round)})`);
+    assert.ok(gaps[0] < 500 && gaps[1] < 500);
+    assert.match(r.logs, /circuit open: pausing requests to this host/);
+  } finally { await srv.close(); }
+});

@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Redactor } from '../log/redact.ts';
 import { sleep } from '../util/duration.ts';
 import { PacerRegistry, type PacingRule } from './rate-limit.ts';
+import { CircuitBreaker } from './breaker.ts';
 import { backoffDelay, DEFAULT_RETRY_STATUSES } from './retry.ts';
 import { apiMessage, classify, type Classification } from './response-rules.ts';
 
@@ -57,7 +58,7 @@ export interface RuntimeOptions {
   connectorId: string;
   baseUrlOverride?: string;
   pacing: PacingRule & { scope: 'connector' | 'host' };
-  retry: { attempts: number; backoffMs: number; maxBackoffMs: number; statuses?: number[] };
+  retry: { attempts: number; backoffMs: number; maxBackoffMs: number; statuses?: number[]; breakerFailures?: number; breakerCooldownMs?: number };
   timeouts: { connectMs: number; headersMs: number; bodyMs: number };
   rules: ResponseRule[];
   redactor: Redactor;
@@ -72,6 +73,12 @@ export interface RuntimeOptions {
 
 /** What a consumer of a successful response returns: its result, and the decoded body when rules may inspect it. */
 export interface Consumed<T> { result: T; body?: unknown }
+
+type Outcome<T> =
+  | { kind: 'done'; result: T }
+  | { kind: 'retry'; error: Error; waitMs?: number }
+  | { kind: 'refresh'; error: Error }
+  | { kind: 'fail'; error: Error };
 
 export class HttpError extends Error {
   constructor(message: string, readonly status?: number, readonly url?: string, readonly retryable = false) {
@@ -98,6 +105,7 @@ const MAX_REDIRECTS = 5;
 export class HttpRuntime {
   private readonly dispatcher: Dispatcher;
   private readonly pacers: PacerRegistry;
+  private readonly breakers = new Map<string, CircuitBreaker>();
   auth?: AuthApplier;
 
   constructor(readonly opts: RuntimeOptions) {
@@ -169,12 +177,7 @@ export class HttpRuntime {
     attempt: number,
     consume: (res: HttpResponse) => Promise<Consumed<T>>,
     retryBody: boolean,
-  ): Promise<
-    | { kind: 'done'; result: T }
-    | { kind: 'retry'; error: Error; waitMs?: number }
-    | { kind: 'refresh'; error: Error }
-    | { kind: 'fail'; error: Error }
-  > {
+  ): Promise<Outcome<T>> {
     const started = performance.now();
     const startedAt = new Date().toISOString();
     let bytes = 0;
@@ -191,9 +194,11 @@ export class HttpRuntime {
       this.opts.onApiCall?.(call);
     };
     const host = new URL(url).host;
+    const breaker = this.breaker(host);
+    await breaker.admit(this.opts.signal);
     const rule = ctx.pacing?.rule ?? this.opts.pacing;
     const pacer = this.pacers.get(`${ctx.pacing?.key ?? 'connector'}:${rule.scope === 'connector' ? this.opts.connectorId : host}`, rule);
-    return pacer.limit(async () => {
+    const outcome = await pacer.limit(async (): Promise<Outcome<T>> => {
       await pacer.bucket?.take(this.opts.signal);
       let res: Dispatcher.ResponseData;
       let headers = { ...req.headers };
@@ -259,6 +264,25 @@ export class HttpRuntime {
       }
       return this.verdictOutcome(verdict, view.status, url);
     });
+    // Server trouble (network errors, 5xx) counts towards the breaker; throttling and client errors do not.
+    if (outcome.kind === 'retry' && !(outcome.error instanceof HttpError && outcome.error.status === 429)) breaker.failure();
+    else if (outcome.kind === 'done') breaker.success();
+    return outcome;
+  }
+
+  private breaker(host: string): CircuitBreaker {
+    let b = this.breakers.get(host);
+    if (!b) {
+      b = new CircuitBreaker(this.opts.retry.breakerFailures ?? 8, this.opts.retry.breakerCooldownMs ?? 30_000, (ms) =>
+        this.opts.logger.warn({ connector: this.opts.connectorId, host, cooldown_ms: ms }, 'circuit open: pausing requests to this host'));
+      this.breakers.set(host, b);
+    }
+    return b;
+  }
+
+  /** How often each host's circuit opened during this run. */
+  breakerOpenings(): Record<string, number> {
+    return Object.fromEntries([...this.breakers].filter(([, b]) => b.opened).map(([h, b]) => [h, b.opened]));
   }
 
   private verdictOutcome(verdict: Classification, status: number, url: string) {

@@ -277,3 +277,16 @@ test('a failing partition stops the others at once; a stream can carry its own a
     assert.ok(performance.now() - started < 3000);
   } finally { await srv.close(); }
 });
+
+test('a run whose quarantine rate passes the limit fails, so its offers are never committed', async () => {
+  const srv = await startServer((_req, res) => json(res, 200, { items: Array.from({ length: 40 }, (_, i) => ({ id: i, name: i % 2 ? '' : `Item ${i}` })) }));
+  try {
+    const r = await runYaml(specYaml({ top: 'quality: { max_quarantine_rate: 0.3, min_records: 20 }', stream: `  - name: items
+    kind: product
+    request: { path: /items }
+    records: items
+    map: '{"external_id": $string(id), "title": name, "url": "https://x.example/" & $string(id)}'` }), { baseUrl: srv.url });
+    assert.equal(r.result.status, 'failed');
+    assert.match(r.result.error!, /20 of 40 records were quarantined \(50%, limit 30%\)/);
+  } finally { await srv.close(); }
+});

@@ -86,6 +86,8 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
       backoffMs: o.retryOverride?.backoffMs ?? parseDuration(spec.retry?.backoff, 500),
       maxBackoffMs: o.retryOverride?.maxBackoffMs ?? parseDuration(spec.retry?.max_backoff, 60_000),
       statuses: spec.retry?.statuses,
+      breakerFailures: spec.retry?.breaker?.failures,
+      breakerCooldownMs: o.retryOverride?.maxBackoffMs !== undefined ? Math.min(o.retryOverride.maxBackoffMs, parseDuration(spec.retry?.breaker?.cooldown, 30_000)) : parseDuration(spec.retry?.breaker?.cooldown, 30_000),
     },
     timeouts: {
       connectMs: parseDuration(spec.timeouts?.connect, 10_000),
@@ -124,6 +126,13 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
         continue;
       }
       streams[stream.name] = await runStream(ctx, stream);
+    }
+    const q = spec.quality;
+    const maxRate = q?.max_quarantine_rate ?? 0.5;
+    if (counts.records >= (q?.min_records ?? 100) && counts.quarantined / counts.records > maxRate) {
+      const text = `${counts.quarantined} of ${counts.records} records were quarantined (${Math.round((100 * counts.quarantined) / counts.records)}%, limit ${Math.round(maxRate * 100)}%): the data looks broken, so this run is not committed and the previous offers stay live`;
+      logger.error({ connector: spec.id, quarantined: counts.quarantined, records: counts.records }, text);
+      return finish('failed', text);
     }
     return finish('succeeded');
   } catch (e) {

@@ -78,6 +78,19 @@ export interface ConnectorSpec {
    * IANA time zone (e.g. America/Chicago) of dates the API sends without a zone; default UTC.
    */
   timezone?: string;
+  /**
+   * When a run's data is too broken to trust: above these limits the run fails and the previous serving data stays live.
+   */
+  quality?: {
+    /**
+     * Largest share of records that may be quarantined.
+     */
+    max_quarantine_rate?: number;
+    /**
+     * The rate is only judged from this many records on (small samples vary too much).
+     */
+    min_records?: number;
+  };
 }
 /**
  * JSON Schema of the connector's credentials and settings. Secret properties carry x-secret: true.
@@ -305,6 +318,13 @@ export interface Retry {
    * Statuses that retry (default 408, 425, 429, 500, 502, 503, 504).
    */
   statuses?: number[];
+  /**
+   * Circuit breaker per host: after `failures` consecutive failed attempts, requests to that host pause for `cooldown` before one probe is let through.
+   */
+  breaker?: {
+    failures?: number;
+    cooldown?: Duration;
+  };
 }
 /**
  * This interface was referenced by `ConnectorSpec`'s JSON-Schema
