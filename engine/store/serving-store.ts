@@ -100,12 +100,13 @@ export class ServingStore {
     const c = this.conn;
     return transaction(c, async () => {
       await run(c, 'DROP TABLE IF EXISTS temp.ch');
+      // Classify first on ids and hashes alone; typed columns are extracted only for rows that change.
       await run(c, `CREATE TEMP TABLE ch AS
         WITH s AS (
-          SELECT * FROM offer_stage WHERE run_id = $r
+          SELECT network, external_id, content_hash, group_key, data FROM offer_stage WHERE run_id = $r
           QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY seq) = 1
         )
-        SELECT s.network, s.external_id, s.content_hash, s.group_key, s.data, ${extract('s.data')},
+        SELECT s.network, s.external_id, s.content_hash, s.group_key, s.data,
           o.id AS oid, o.status AS prev_status, o.status_reason AS prev_reason, o.data AS prev_data,
           o.content_hash AS prev_hash, o.version AS prev_version, o.missed_runs AS prev_missed,
           CASE
@@ -116,23 +117,24 @@ export class ServingStore {
             ELSE 'touch'
           END AS op
         FROM s LEFT JOIN offers o ON o.network = s.network AND o.external_id = s.external_id`, { r: runId });
+      const changed = (ops: string) => `(SELECT ch.*, ${extract('ch.data')} FROM ch WHERE ch.op IN (${ops}))`;
       // Statuses after the change: hidden stays hidden; a past expiry wins over active.
-      const newStatus = (prev: string) => `CASE WHEN ${prev} = 'hidden' THEN 'hidden' WHEN ch.expires_at IS NOT NULL AND ch.expires_at < $now THEN 'expired' ELSE 'active' END`;
+      const newStatus = (prev: string) => `CASE WHEN ${prev} = 'hidden' THEN 'hidden' WHEN x.expires_at IS NOT NULL AND x.expires_at < $now THEN 'expired' ELSE 'active' END`;
       await this.recordChanges(runId, now, `SELECT oid, op, prev_status, prev_reason, prev_data, prev_hash, prev_version, prev_missed FROM ch WHERE op IN ('update', 'reactivate')`);
       await run(c, `UPDATE offers SET last_seen_at = $now, last_verified_at = $now, missed_runs = 0, last_run_id = $r
         FROM ch WHERE ch.op = 'touch' AND offers.id = ch.oid`, { now, r: runId });
-      await run(c, `UPDATE offers SET ${OFFER_COLUMNS.split(',').map((col) => `${col.trim()} = ch.${col.trim()}`).join(', ')},
-          data = ch.data, group_key = ch.group_key, content_hash = ch.content_hash,
-          version = CASE WHEN ch.content_hash <> offers.content_hash THEN offers.version + 1 ELSE offers.version END,
-          last_changed_at = CASE WHEN ch.content_hash <> offers.content_hash THEN $now ELSE offers.last_changed_at END,
+      await run(c, `UPDATE offers SET ${OFFER_COLUMNS.split(',').map((col) => `${col.trim()} = x.${col.trim()}`).join(', ')},
+          data = x.data, group_key = x.group_key, content_hash = x.content_hash,
+          version = CASE WHEN x.content_hash <> offers.content_hash THEN offers.version + 1 ELSE offers.version END,
+          last_changed_at = CASE WHEN x.content_hash <> offers.content_hash THEN $now ELSE offers.last_changed_at END,
           status = ${newStatus('offers.status')}, status_reason = NULL,
           last_seen_at = $now, last_verified_at = $now, missed_runs = 0, last_run_id = $r
-        FROM ch WHERE ch.op IN ('update', 'reactivate') AND offers.id = ch.oid`, { now, r: runId });
+        FROM ${changed("'update', 'reactivate'")} x WHERE offers.id = x.oid`, { now, r: runId });
       await run(c, `INSERT INTO offers (id, network, external_id, ${OFFER_COLUMNS}, data, group_key, status, first_seen_at, last_seen_at,
           last_verified_at, last_changed_at, version, content_hash, missed_runs, last_run_id)
         SELECT offer_id(network, external_id), network, external_id, ${OFFER_COLUMNS}, data, group_key, ${newStatus("''")},
           $now, $now, $now, $now, 1, content_hash, 0, $r
-        FROM ch WHERE op = 'insert'`, { now, r: runId });
+        FROM ${changed("'insert'")} x`, { now, r: runId });
       await run(c, `INSERT INTO offer_changes (run_id, offer_id, op, changed_at) SELECT $r, offer_id(network, external_id), 'insert', $now FROM ch WHERE op = 'insert'`, { r: runId, now });
       await this.emitVersions(runId, now, `SELECT offer_id(network, external_id) AS id, op FROM ch WHERE op IN ('insert', 'update', 'reactivate')`);
       const counts = await all<{ op: string; n: number }>(c, 'SELECT op, count(*)::INTEGER AS n FROM ch GROUP BY op');
