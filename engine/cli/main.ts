@@ -16,6 +16,7 @@ import { syncConnector } from '../sync/sync-connector.ts';
 import { flushOutbox } from '../history/outbox-flusher.ts';
 import { openStores } from './stores.ts';
 import { registerUpCommand } from './up.ts';
+import { listTemplates, scaffoldConnector } from './scaffold.ts';
 import { SecretStore } from '../store/secrets.ts';
 import { secretStoreConfigSource } from '../spec/secret-config.ts';
 import { registerSecretCommands } from './secret-commands.ts';
@@ -159,6 +160,29 @@ connectors
     }
     if (files.length === 0) process.stderr.write(`no connectors found in ${connectorsDir()}\n`);
     if (bad) process.exitCode = 1;
+  });
+
+connectors
+  .command('new <id>')
+  .description('create connectors/<id>/ from a template in examples/templates/ (walkthrough: examples/README.md)')
+  .requiredOption('--from <template>', 'template to copy (see `offerfeed connectors templates`)')
+  .option('--name <name>', 'display name (default: the id in title case)')
+  .action(async (id: string, opts: { from: string; name?: string }) => {
+    const { dir, files } = await scaffoldConnector(id, opts.from, { name: opts.name });
+    const shown = relative(process.cwd(), dir) || dir;
+    process.stdout.write(`created ${shown}/ from the ${opts.from} template:\n${files.map((f) => `  ${f}\n`).join('')}`);
+    process.stdout.write(`next: edit connector.yaml and sandbox/ there, then\n  offerfeed connectors validate ${id}\n`
+      + `  offerfeed connectors test ${id} --update    and review sandbox/expected.ndjson\n`);
+  });
+
+connectors
+  .command('templates')
+  .description('list the templates that `connectors new --from` accepts')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }) => {
+    const list = (await listTemplates()).map(({ dir: _dir, ...t }) => t);
+    if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    else for (const t of list) process.stdout.write(`${t.id.padEnd(20)} ${(t.kind ?? '').padEnd(10)} ${t.name}\n`);
   });
 
 connectors

@@ -8,17 +8,17 @@ import { MemorySink } from '../../engine/run/ndjson-sink.ts';
 import { resolveConfig } from '../../engine/spec/config.ts';
 import type { ApiCall } from '../../engine/http/runtime.ts';
 
-export async function runYaml(yaml: string, opts: { config?: Record<string, unknown>; baseUrl?: string } & Partial<RunOptions> = {}) {
+export async function runYaml(yaml: string, { config: rawConfig, baseUrl, ...opts }: { config?: Record<string, unknown>; baseUrl?: string } & Partial<Omit<RunOptions, 'config'>> = {}) {
   const spec = parseSpec(yaml, 'test.yaml');
   const redactor = new Redactor();
   const logLines: string[] = [];
   const destination = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
   const logger = createLogger({ redactor, level: 'debug', destination });
-  const config = await resolveConfig(spec, [{ name: 'test', get: async () => opts.config ?? {} }], redactor);
+  const config = await resolveConfig(spec, [{ name: 'test', get: async () => rawConfig ?? {} }], redactor);
   const sink = new MemorySink();
   const calls: ApiCall[] = [];
   const result = await runConnector({
-    spec, config, redactor, logger, sink, baseUrlOverride: opts.baseUrl, onApiCall: (c) => calls.push(c),
+    spec, config, redactor, logger, sink, baseUrlOverride: baseUrl, onApiCall: (c) => calls.push(c),
     retryOverride: { backoffMs: 10, maxBackoffMs: 5000 }, ...opts,
   });
   return { result, offers: sink.items, quarantined: sink.quarantined, calls, logs: logLines.join('') };
