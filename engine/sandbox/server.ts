@@ -77,7 +77,10 @@ export async function serveSandbox(
 ): Promise<RunningSandbox> {
   const bindings: Bindings = { config };
   // A request passes with the connector's credentials or with those of any stream that has its own auth.
-  const checkers = await Promise.all([spec.auth, ...spec.streams.map((st) => st.auth)].filter((a, i) => i === 0 || a).map((a) => authChecker(a, definition, bindings)));
+  // The connector's own scheme counts only when some stream uses it (a stream without its own auth that authenticates).
+  const connectorAuthUsed = spec.streams.some((st) => !st.auth && st.authenticate !== false);
+  const schemes = [...(connectorAuthUsed ? [spec.auth] : []), ...spec.streams.map((st) => st.auth).filter((a) => a !== undefined)];
+  const checkers = await Promise.all((schemes.length ? schemes : [undefined]).map((a) => authChecker(a, definition, bindings)));
   const auth: AuthChecker = {
     queryParams: new Set(checkers.flatMap((c) => [...c.queryParams])),
     check: async (req, url, body) => {
