@@ -22,7 +22,11 @@ function env(migrations?: string): Env {
   const root = mkdtempSync(join(tmpdir(), 'offerfeed-backup-'));
   temps.push(root);
   const m = migrations ?? join(root, 'migrations');
-  if (!migrations) cpSync(defaultMigrationsDir(), m, { recursive: true });
+  // The first migration of each store only: the tests count schema versions.
+  if (!migrations) for (const store of ['duckdb', 'clickhouse']) {
+    mkdirSync(join(m, store), { recursive: true });
+    cpSync(join(defaultMigrationsDir(), store, '001_init.sql'), join(m, store, '001_init.sql'));
+  }
   const dataDir = join(root, 'data');
   mkdirSync(dataDir);
   const db = join(dataDir, 'offerfeed.duckdb');

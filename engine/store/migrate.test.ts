@@ -23,12 +23,16 @@ after(() => { for (const d of temps) rmSync(d, { recursive: true, force: true })
 
 interface Env { dataDir: string; db: string; migrations: string }
 
-/** A data directory and a private copy of migrations/ that a test may add to or edit. */
+/** A data directory and a private copy of the first migration of each store, which a test may add to or edit
+ * (later project migrations would change what these tests count). */
 function env(): Env {
   const root = mkdtempSync(join(tmpdir(), 'offerfeed-migrate-'));
   temps.push(root);
   const migrations = join(root, 'migrations');
-  cpSync(defaultMigrationsDir(), migrations, { recursive: true });
+  for (const store of ['duckdb', 'clickhouse']) {
+    mkdirSync(join(migrations, store), { recursive: true });
+    cpSync(join(defaultMigrationsDir(), store, '001_init.sql'), join(migrations, store, '001_init.sql'));
+  }
   const dataDir = join(root, 'data');
   mkdirSync(dataDir);
   return { dataDir, db: join(dataDir, 'offerfeed.duckdb'), migrations };
