@@ -1,4 +1,5 @@
 /** Shared shapes and limits of the record decoders. */
+import { DecodeError } from './errors.ts';
 
 export type Rec = Record<string, unknown>;
 
@@ -34,4 +35,19 @@ export function isBlank(s: string): boolean {
     if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
   }
   return true;
+}
+
+/** Collects a whole text document; V8 strings top out around 512 Mi characters, so a larger one gets `tooLarge`. */
+export async function collectText(text: AsyncIterable<string>, format: string, tooLarge: string): Promise<string> {
+  const parts: string[] = [];
+  let chars = 0;
+  for await (const s of text) {
+    parts.push(s);
+    chars += s.length;
+  }
+  try {
+    return parts.length === 1 ? parts[0] : parts.join('');
+  } catch (err) {
+    throw new DecodeError(format, `document of ${chars} characters is too large to parse ${tooLarge}`, undefined, { cause: err });
+  }
 }

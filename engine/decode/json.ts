@@ -1,23 +1,10 @@
 /** JSON documents and newline-delimited JSON records. */
-import { BATCH_SIZE, MAX_RECORD_CHARS, isBlank, isPlainObject, lineColumn, type Rec } from './common.ts';
+import { BATCH_SIZE, MAX_RECORD_CHARS, collectText, isBlank, isPlainObject, lineColumn, type Rec } from './common.ts';
 import { DecodeError } from './errors.ts';
 
 /** Collects the whole text and parses it; a syntax error carries line and column. */
 export async function decodeJsonDocument(text: AsyncIterable<string>): Promise<unknown> {
-  const parts: string[] = [];
-  let chars = 0;
-  for await (const s of text) {
-    parts.push(s);
-    chars += s.length;
-  }
-  let doc: string;
-  try {
-    doc = parts.length === 1 ? parts[0] : parts.join('');
-  } catch (err) {
-    // V8 strings top out around 512 Mi characters.
-    throw new DecodeError('json', `document of ${chars} characters is too large to parse as one JSON text; use format ndjson or smaller pages`, undefined, { cause: err });
-  }
-  parts.length = 0;
+  const doc = await collectText(text, 'json', 'as one JSON text; use format ndjson or smaller pages');
   if (isBlank(doc)) throw new DecodeError('json', 'empty body, expected a JSON document', { line: 1, column: 1, byte: 0 });
   try {
     return JSON.parse(doc);

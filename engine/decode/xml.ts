@@ -12,7 +12,7 @@
  */
 import { XMLParser, XMLValidator, type X2jOptions } from 'fast-xml-parser';
 import { decodeXML } from 'entities';
-import { BATCH_SIZE, MAX_RECORD_CHARS, isBlank, isPlainObject, lineColumn, type Rec } from './common.ts';
+import { BATCH_SIZE, MAX_RECORD_CHARS, collectText, isBlank, isPlainObject, lineColumn, type Rec } from './common.ts';
 import { DecodeError, type DecodePosition } from './errors.ts';
 
 export interface XmlSpec {
@@ -71,19 +71,7 @@ function parserOptions(spec: XmlSpec, wrapped: boolean): X2jOptions {
 // ---------------------------------------------------------------------------------------------- documents
 
 export async function decodeXmlDocument(text: AsyncIterable<string>, spec: XmlSpec = {}): Promise<unknown> {
-  const parts: string[] = [];
-  let chars = 0;
-  for await (const s of text) {
-    parts.push(s);
-    chars += s.length;
-  }
-  let doc: string;
-  try {
-    doc = parts.length === 1 ? parts[0] : parts.join('');
-  } catch (err) {
-    throw new DecodeError('xml', `document of ${chars} characters is too large to parse whole; set xml.record_tag to stream it`, undefined, { cause: err });
-  }
-  parts.length = 0;
+  const doc = await collectText(text, 'xml', 'whole; set xml.record_tag to stream it');
   if (isBlank(doc)) throw new DecodeError('xml', 'empty body, expected an XML document', { line: 1, column: 1 });
   assertNoEntityDeclarations(doc);
   const opts = parserOptions(spec, false);

@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { startServer, json } from '../../test/support/http-server.ts';
+import { quietLogger } from '../../test/support/run.ts';
 import { parseSpec } from '../spec/loader.ts';
 import { Redactor } from '../log/redact.ts';
-import { createLogger } from '../log/logger.ts';
 import { syncConnector } from '../sync/sync-connector.ts';
 import { ServingStore } from '../store/serving-store.ts';
 import { migrateUp } from '../store/migrate.ts';
@@ -31,7 +30,6 @@ streams:
     map: '{"external_id": $string(id), "title": name, "url": "https://shop.example/p/" & $string(id), "price": price, "currency": "EUR"}'
 `, 'shop.yaml');
 
-const quiet = () => createLogger({ redactor: new Redactor(), level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
 
 async function count(ch: ClickHouseClient, sql: string): Promise<number> {
   const rs = await ch.query({ query: sql, format: 'JSONEachRow' });
@@ -51,7 +49,7 @@ test('ClickHouse down during a sync: the run commits, history waits in the outbo
   let items = [{ id: 1, name: 'Kettle', price: 20 }, { id: 2, name: 'Mug', price: 5 }];
   const api = await startServer((_req, res) => json(res, 200, { items }));
   let ch = clickhouseClient(settings());
-  const sync = (client: ClickHouseClient) => syncConnector({ spec: SPEC, config: {}, redactor: new Redactor(), logger: quiet(), store, clickhouse: client, baseUrlOverride: api.url });
+  const sync = (client: ClickHouseClient) => syncConnector({ spec: SPEC, config: {}, redactor: new Redactor(), logger: quietLogger(), store, clickhouse: client, baseUrlOverride: api.url });
   try {
     const first = await sync(ch);
     assert.equal(first.history?.error, undefined);

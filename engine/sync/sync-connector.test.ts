@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { startServer, json } from '../../test/support/http-server.ts';
+import { quietLogger } from '../../test/support/run.ts';
 import { freshStore } from '../../test/support/store.ts';
 import { parseSpec } from '../spec/loader.ts';
 import { Redactor } from '../log/redact.ts';
-import { createLogger } from '../log/logger.ts';
 import { syncConnector } from './sync-connector.ts';
 import { all } from '../store/duckdb.ts';
 import { RunInProgressError, type ServingStore } from '../store/serving-store.ts';
@@ -35,10 +34,9 @@ async function feed(items: () => Item[], opts: { failOnPage?: number } = {}) {
   });
 }
 
-const quiet = () => createLogger({ redactor: new Redactor(), level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
 
 async function sync(store: ServingStore, url: string, extra: Partial<Parameters<typeof syncConnector>[0]> = {}) {
-  return syncConnector({ spec: SPEC, config: {}, redactor: new Redactor(), logger: quiet(), store, baseUrlOverride: url, retryOverride: { backoffMs: 1, maxBackoffMs: 5 }, ...extra });
+  return syncConnector({ spec: SPEC, config: {}, redactor: new Redactor(), logger: quietLogger(), store, baseUrlOverride: url, retryOverride: { backoffMs: 1, maxBackoffMs: 5 }, ...extra });
 }
 
 async function offers(store: ServingStore) {

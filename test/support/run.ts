@@ -24,6 +24,9 @@ export async function runYaml(yaml: string, { config: rawConfig, baseUrl, ...opt
   return { result, offers: sink.items, quarantined: sink.quarantined, calls, logs: logLines.join('') };
 }
 
+/** A logger that writes nowhere, for tests that only look at results. */
+export const quietLogger = () => createLogger({ redactor: new Redactor(), level: 'silent', destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+
 /** A minimal valid spec around one stream, for tests that vary a single part. */
 export function specYaml(parts: { auth?: string; stream: string; config?: string; top?: string }): string {
   return `dsl: 1
