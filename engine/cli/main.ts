@@ -20,6 +20,7 @@ import { listTemplates, scaffoldConnector } from './scaffold.ts';
 import { SecretStore } from '../store/secrets.ts';
 import { secretStoreConfigSource } from '../spec/secret-config.ts';
 import { registerSecretCommands } from './secret-commands.ts';
+import { registerAdminCommands } from './admin-commands.ts';
 import { registerStoreCommands } from './store-commands.ts';
 
 const program = new Command();
@@ -213,6 +214,7 @@ program
 registerUpCommand(program);
 registerStoreCommands(program);
 registerSecretCommands(program);
+registerAdminCommands(program);
 
 try {
   await program.parseAsync(process.argv);

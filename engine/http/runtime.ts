@@ -69,6 +69,8 @@ export interface RuntimeOptions {
   maxErrorBodyBytes?: number;
   /** Bindings response rules may read besides the response ($config). */
   bindings?: Record<string, unknown>;
+  /** Connections through this dispatcher instead of the runtime's own (e.g. an SSRF-guarded one); the caller closes it. */
+  dispatcher?: Dispatcher;
 }
 
 /** What a consumer of a successful response returns: its result, and the decoded body when rules may inspect it. */
@@ -109,7 +111,7 @@ export class HttpRuntime {
   auth?: AuthApplier;
 
   constructor(readonly opts: RuntimeOptions) {
-    this.dispatcher = new Agent({
+    this.dispatcher = opts.dispatcher ?? new Agent({
       connect: { timeout: opts.timeouts.connectMs },
       headersTimeout: opts.timeouts.headersMs,
       bodyTimeout: opts.timeouts.bodyMs,
@@ -119,7 +121,7 @@ export class HttpRuntime {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (!this.opts.dispatcher) await this.dispatcher.close();
   }
 
   /** Applies --base-url: scheme, host and port replaced, path and query kept. */

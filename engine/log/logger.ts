@@ -11,7 +11,7 @@ export function createLogger(opts: { redactor?: Redactor; level?: string; destin
     {
       level,
       base: undefined,
-      hooks: redactor ? { streamWrite: (s: string) => redactor.redact(s) } : undefined,
+      ...(redactor ? { hooks: { streamWrite: (s: string) => redactor.redact(s) } } : {}),
     },
     (opts.destination ?? pino.destination({ fd: 2, sync: true })) as pino.DestinationStream,
   );
