@@ -75,16 +75,19 @@ test('ClickHouse down during a sync: the run commits, history waits in the outbo
     });
     const broken = await flushOutbox(store, dying);
     assert.match(broken.error ?? '', /connection lost/);
-    // …is replayed with the same deduplication tokens: nothing doubles.
+    // …is replayed with the same deduplication tokens, even after new events joined the outbox: nothing doubles.
+    items = [...items, { id: 4, name: 'Cup', price: 3 }];
+    const third = await sync(ch);
+    assert.equal(third.history?.error, undefined);
     const replay = await flushOutbox(store, ch);
     assert.equal(replay.error, undefined);
     assert.equal(replay.remaining, 0);
 
     const versions = await count(ch, 'SELECT count() AS n FROM offerfeed.offer_versions');
     const distinct = await count(ch, 'SELECT uniqExact(event_id) AS n FROM offerfeed.offer_versions');
-    assert.equal(versions, 4, 'two inserts, then one update and one insert');
+    assert.equal(versions, 5, 'two inserts, then one update and one insert, then one insert');
     assert.equal(distinct, versions, 'no event twice');
-    assert.equal(await count(ch, 'SELECT count() AS n FROM offerfeed.sync_runs'), 2);
+    assert.equal(await count(ch, 'SELECT count() AS n FROM offerfeed.sync_runs'), 3);
     assert.equal(await count(ch, 'SELECT uniqExact(event_id) AS n FROM offerfeed.api_calls'), await count(ch, 'SELECT count() AS n FROM offerfeed.api_calls'));
 
     // The analyst questions from examples/sql answer with plain SQL.
@@ -93,10 +96,10 @@ test('ClickHouse down during a sync: the run commits, history waits in the outbo
     assert.deepEqual(prices.map((p) => [p.op, p.price]), [['insert', 20], ['update', 18]]);
     const perDaySql = await readFile(new URL('../../examples/sql/offers-per-network-per-day.sql', import.meta.url), 'utf8');
     const perDay = await (await ch.query({ query: perDaySql, format: 'JSONEachRow' })).json() as Array<{ network: string; live_offers: string | number }>;
-    assert.equal(Number(perDay.find((r) => r.network === 'shop')?.live_offers), 3);
+    assert.equal(Number(perDay.find((r) => r.network === 'shop')?.live_offers), 4);
     const healthSql = await readFile(new URL('../../examples/sql/sync-health.sql', import.meta.url), 'utf8');
     const health = await (await ch.query({ query: healthSql, format: 'JSONEachRow' })).json() as Array<{ connector: string; runs: string | number }>;
-    assert.equal(Number(health[0].runs), 2);
+    assert.equal(Number(health[0].runs), 3);
   } finally {
     await api.close();
     store.close();

@@ -1,6 +1,7 @@
-// Moves history events from the DuckDB outbox to ClickHouse. Each batch is the first N events in id order and
-// carries an insert deduplication token derived from its id range, so a flush retried after a crash or an
-// outage inserts nothing twice; events leave the outbox only after ClickHouse acknowledged them.
+// Moves history events from the DuckDB outbox to ClickHouse. A batch (the first N events in id order) is recorded
+// as in flight before it is sent and carries an insert deduplication token derived from its id range; a flush
+// retried after a crash or an outage resends exactly that batch, so nothing is inserted twice, and events leave
+// the outbox only after ClickHouse acknowledged them.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ServingStore } from '../store/serving-store.ts';
 
@@ -12,10 +13,8 @@ export async function flushOutbox(store: ServingStore, ch: ClickHouseClient, opt
   const batchSize = opts.batchSize ?? 5000;
   let flushed = 0;
   for (let i = 0; i < (opts.maxBatches ?? Infinity); i++) {
-    const batch = await store.outboxBatch(batchSize);
+    const { first, last, events: batch } = await store.outboxBatch(batchSize);
     if (batch.length === 0) break;
-    const first = Number(batch[0].id);
-    const last = Number(batch[batch.length - 1].id);
     const byKind = new Map<string, Record<string, unknown>[]>();
     for (const e of batch) {
       const row = toRow(e.kind, Number(e.id), JSON.parse(e.payload));
@@ -33,7 +32,7 @@ export async function flushOutbox(store: ServingStore, ch: ClickHouseClient, opt
     } catch (e) {
       return { flushed, remaining: await store.outboxSize(), error: (e as Error).message };
     }
-    await store.outboxDelete(last);
+    await store.outboxDone(last);
     flushed += batch.length;
   }
   return { flushed, remaining: await store.outboxSize() };

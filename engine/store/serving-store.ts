@@ -325,12 +325,29 @@ export class ServingStore {
 
   // ---- outbox -----------------------------------------------------------------------------------------
 
-  async outboxBatch(limit: number): Promise<Array<{ id: number; kind: string; payload: string }>> {
-    return all(this.conn, 'SELECT id::BIGINT AS id, kind, payload::VARCHAR AS payload FROM outbox ORDER BY id LIMIT $n', { n: limit });
+  /** The batch to send: the in-flight one when a previous send failed, else the next `limit` events (then recorded). */
+  async outboxBatch(limit: number): Promise<{ first: number; last: number; events: Array<{ id: number; kind: string; payload: string }> }> {
+    return transaction(this.conn, async () => {
+      const [inflight] = await all<{ first_id: number; last_id: number }>(this.conn, 'SELECT first_id::BIGINT AS first_id, last_id::BIGINT AS last_id FROM outbox_inflight');
+      if (inflight) {
+        const events = await all<{ id: number; kind: string; payload: string }>(this.conn, 'SELECT id::BIGINT AS id, kind, payload::VARCHAR AS payload FROM outbox WHERE id BETWEEN $a AND $b ORDER BY id', { a: inflight.first_id, b: inflight.last_id });
+        return { first: Number(inflight.first_id), last: Number(inflight.last_id), events };
+      }
+      const events = await all<{ id: number; kind: string; payload: string }>(this.conn, 'SELECT id::BIGINT AS id, kind, payload::VARCHAR AS payload FROM outbox ORDER BY id LIMIT $n', { n: limit });
+      if (!events.length) return { first: 0, last: 0, events };
+      const first = Number(events[0].id);
+      const last = Number(events[events.length - 1].id);
+      await run(this.conn, 'INSERT INTO outbox_inflight VALUES ($a, $b, now()::TIMESTAMP)', { a: first, b: last });
+      return { first, last, events };
+    });
   }
 
-  async outboxDelete(maxId: number): Promise<void> {
-    await run(this.conn, 'DELETE FROM outbox WHERE id <= $m', { m: maxId });
+  /** ClickHouse acknowledged the batch: its events leave the outbox. */
+  async outboxDone(last: number): Promise<void> {
+    await transaction(this.conn, async () => {
+      await run(this.conn, 'DELETE FROM outbox WHERE id <= $m', { m: last });
+      await run(this.conn, 'DELETE FROM outbox_inflight');
+    });
   }
 
   async outboxSize(): Promise<number> {
