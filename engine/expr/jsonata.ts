@@ -1,13 +1,23 @@
 // The one expression language of the DSL: JSONata, for whole expressions and for {{ }} templates in strings.
-// Compiled expressions are cached by source; evaluation is guarded by time and depth limits because specs
-// can come from untrusted places (the wizard, a file someone sent).
+// Expressions are compiled to JavaScript (./compiled) and run synchronously; the few constructs the compiler
+// does not handle fall back, per expression, to the `jsonata` package, whose semantics the compiled code
+// reproduces (engine/expr/conformance.test.ts holds it to the reference test suite). Compiled expressions
+// are cached by source; evaluation is guarded by time and depth limits because specs can come from
+// untrusted places (the wizard, a file someone sent).
 import jsonata from 'jsonata';
 import { createHash } from 'node:crypto';
+import { AsyncRequired, compileAst, type CompiledJsonata, type ExtraFunction } from './compiled/index.ts';
 
 export type Bindings = Record<string, unknown>;
 
-export interface ExpressionLimits { timeoutMs: number; maxDepth: number }
-const DEFAULT_LIMITS: ExpressionLimits = { timeoutMs: 2_000, maxDepth: 200 };
+export interface ExpressionLimits {
+  timeoutMs: number;
+  /** JSONata evaluator depth (nesting of evaluated nodes, recursion included) */
+  maxDepth: number;
+  /** longest string `&`, $join, $pad or $replace may build (compiled path) */
+  maxStringLength?: number;
+}
+const DEFAULT_LIMITS: ExpressionLimits = { timeoutMs: 2_000, maxDepth: 200, maxStringLength: 16_000_000 };
 
 export class ExpressionError extends Error {
   constructor(message: string, readonly source: string, readonly position?: number, readonly code?: string) {
@@ -16,18 +26,83 @@ export class ExpressionError extends Error {
   }
 }
 
+/** Thrown by evaluateSync() when only `jsonata` can give the exact outcome: the expression called a
+ *  function that returned a promise (a function passed in bindings or data), or failed in a branch jsonata
+ *  evaluates concurrently with others (which error it reports depends on its scheduling). The caller
+ *  evaluates again with evaluate(), which hands the evaluation to jsonata. */
+export class AsyncEvaluationRequired extends Error {
+  constructor(readonly source: string, readonly reason: 'async-function' | 'error-order' = 'async-function') {
+    super(reason === 'async-function' ? 'expression called an asynchronous function; use evaluate()' : 'which error jsonata reports first is decided by evaluate()');
+    this.name = 'AsyncEvaluationRequired';
+  }
+}
+
+export interface EvaluateOptions {
+  /** object constructors may build plain objects instead of null-prototype ones: for callers that only
+   *  read own enumerable properties of the result (faster to create; same keys and values) */
+  plainObjects?: boolean;
+}
+
 export interface CompiledExpression {
   readonly source: string;
+  /** true when the expression runs as compiled JavaScript, false when it is evaluated by `jsonata` */
+  readonly compiled: boolean;
+  /** why the expression falls back to `jsonata` */
+  readonly fallbackReason?: string;
   evaluate(input: unknown, bindings?: Bindings): Promise<unknown>;
+  /** Synchronous evaluation, present when compiled. Throws AsyncEvaluationRequired when only evaluate()
+   *  can give jsonata's exact outcome (see there). */
+  evaluateSync?(input: unknown, bindings?: Bindings, options?: EvaluateOptions): unknown;
 }
 
 // Helpers a mapping commonly needs that JSONata lacks; pure functions only, no I/O.
-const extraFunctions: Record<string, [(...args: any[]) => unknown, string]> = {
+export const EXTRA_FUNCTIONS: Readonly<Record<string, ExtraFunction>> = {
   hash: [(s: unknown) => (s === undefined ? undefined : createHash('sha1').update(String(s)).digest('hex')), '<x-:s>'],
   urlHost: [(s: unknown) => { try { return typeof s === 'string' ? new URL(s).hostname : undefined; } catch { return undefined; } }, '<s-:s>'],
   urlParam: [(s: unknown, name: string) => { try { return typeof s === 'string' ? new URL(s).searchParams.get(name) ?? undefined : undefined; } catch { return undefined; } }, '<s-s:s>'],
   toArray: [(v: unknown) => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]), '<x-:a>'],
 };
+
+// ---- compilation report ------------------------------------------------------------------------------
+
+export interface CompiledStats {
+  compiled: number;
+  fallback: number;
+  /** the expressions evaluated by `jsonata`, and why */
+  fallbacks: Array<{ source: string; reason: string }>;
+}
+const stats: CompiledStats = { compiled: 0, fallback: 0, fallbacks: [] };
+type FallbackListener = (source: string, reason: string) => void;
+const fallbackListeners = new Set<FallbackListener>();
+
+/** Counts of compiled and fallback expressions so far, with the fallbacks' reasons. */
+export function compiledStats(): CompiledStats {
+  return { compiled: stats.compiled, fallback: stats.fallback, fallbacks: stats.fallbacks.map((f) => ({ ...f })) };
+}
+/** Called once per expression that falls back to `jsonata` (a run logs these). Returns an unsubscribe. */
+export function onExpressionFallback(listener: FallbackListener): () => void {
+  fallbackListeners.add(listener);
+  return () => fallbackListeners.delete(listener);
+}
+function recordFallback(source: string, reason: string): void {
+  stats.fallback++;
+  if (stats.fallbacks.length < 1000) stats.fallbacks.push({ source, reason });
+  for (const l of fallbackListeners) l(source, reason);
+  if (process.env.OFFERFEED_DEBUG_EXPRESSIONS) process.stderr.write(`expression runs on jsonata (${reason}): ${source}\n`);
+}
+
+// ---- evaluation observer (differential tests record what expressions see) ------------------------------
+
+type EvaluationObserver = (source: string, input: unknown, bindings: Bindings | undefined) => void;
+let observer: EvaluationObserver | undefined;
+/** Calls `fn` with every expression evaluation's source, input and bindings until the returned function
+ *  is called; for tests that replay real inputs through both evaluators. */
+export function observeEvaluations(fn: EvaluationObserver): () => void {
+  observer = fn;
+  return () => { if (observer === fn) observer = undefined; };
+}
+
+// ---- compile ---------------------------------------------------------------------------------------
 
 const cache = new Map<string, CompiledExpression>();
 
@@ -36,43 +111,93 @@ export function compileExpression(source: string, limits: ExpressionLimits = DEF
   if (cached) return cached;
   let expr: jsonata.Expression;
   try {
-    expr = jsonata(source);
+    // jsonata's own timeout guards the fallback path; its depth counter is not used because async
+    // evaluation inflates it for wide expressions (a 200-field object would fail), the JS stack bounds it
+    expr = jsonata(source, { timeout: limits.timeoutMs });
   } catch (e) {
     const err = e as { message: string; position?: number; code?: string };
     throw new ExpressionError(`invalid JSONata: ${err.message}`, source, err.position, err.code);
   }
-  for (const [name, [fn, sig]] of Object.entries(extraFunctions)) expr.registerFunction(name, fn, sig);
-  const compiled: CompiledExpression = {
-    source,
-    async evaluate(input, bindings) {
-      const guard = guardBindings(limits);
-      try {
-        return normalizeResult(await expr.evaluate(input, bindings ? { ...bindings, ...guard } : guard));
-      } catch (e) {
-        const err = e as { message: string; position?: number; code?: string };
-        throw new ExpressionError(`JSONata evaluation failed: ${err.message}`, source, err.position, err.code);
-      }
-    },
+  for (const [name, [fn, sig]] of Object.entries(EXTRA_FUNCTIONS)) expr.registerFunction(name, fn, sig);
+
+  let program: CompiledJsonata | undefined;
+  let fallbackReason: string | undefined;
+  if (process.env.OFFERFEED_JSONATA_COMPILER === 'off') {
+    // the switch to take if the compiled path is ever suspected: every expression runs on jsonata
+    fallbackReason = 'compiler switched off (OFFERFEED_JSONATA_COMPILER=off)';
+  } else {
+    try {
+      program = compileAst(expr.ast(), EXTRA_FUNCTIONS);
+    } catch (e) {
+      fallbackReason = (e as Error).message;
+    }
+  }
+
+  const fail = (e: unknown): ExpressionError => {
+    const err = e as { message?: string; position?: number; code?: string };
+    return new ExpressionError(`JSONata evaluation failed: ${err?.message ?? String(e)}`, source, err?.position, err?.code);
   };
+  const viaJsonata = async (input: unknown, bindings?: Bindings, observed = false): Promise<unknown> => {
+    if (observer && !observed) observer(source, input, bindings);
+    try {
+      return normalizeResult(await expr.evaluate(input, bindings));
+    } catch (e) {
+      throw fail(guardError(e, limits));
+    }
+  };
+
+  let compiled: CompiledExpression;
+  if (program) {
+    const prog = program;
+    const runLimits = { timeoutMs: limits.timeoutMs, maxDepth: limits.maxDepth, maxStringLength: limits.maxStringLength };
+    const freeNames = prog.freeNames;
+    const evaluateSync = (input: unknown, bindings?: Bindings, options?: EvaluateOptions): unknown => {
+      if (observer) observer(source, input, bindings);
+      try {
+        return normalizeResult(prog.run(input, bindings, runLimits, options));
+      } catch (e) {
+        if (e instanceof AsyncRequired) throw new AsyncEvaluationRequired(source, e.why);
+        throw fail(e);
+      }
+    };
+    compiled = {
+      source,
+      compiled: true,
+      async evaluate(input, bindings) {
+        // a function in the bindings may be asynchronous: jsonata awaits it, so let jsonata call it
+        if (bindings && bindsFunction(bindings, freeNames)) return viaJsonata(input, bindings);
+        try {
+          return evaluateSync(input, bindings);
+        } catch (e) {
+          if (e instanceof AsyncEvaluationRequired) return viaJsonata(input, bindings, true);
+          throw e;
+        }
+      },
+      evaluateSync,
+    };
+    stats.compiled++;
+  } else {
+    compiled = { source, compiled: false, fallbackReason, evaluate: viaJsonata };
+    recordFallback(source, fallbackReason ?? 'not compiled');
+  }
   cache.set(source, compiled);
   return compiled;
 }
 
-// JSONata's evaluate-entry/exit hooks let us stop runaway (deep or endless) evaluations.
-function guardBindings(limits: ExpressionLimits): Bindings {
-  const deadline = Date.now() + limits.timeoutMs;
-  let depth = 0;
-  let steps = 0;
-  return {
-    [Symbol.for('jsonata.__evaluate_entry') as unknown as string]: () => {
-      depth++;
-      if (depth > limits.maxDepth) throw { code: 'U1001', message: `expression exceeded maximum depth ${limits.maxDepth}` };
-      if ((++steps & 1023) === 0 && Date.now() > deadline) {
-        throw { code: 'U1002', message: `expression exceeded time limit ${limits.timeoutMs}ms` };
-      }
-    },
-    [Symbol.for('jsonata.__evaluate_exit') as unknown as string]: () => { depth--; },
-  };
+function bindsFunction(bindings: Bindings, names: readonly string[]): boolean {
+  for (const name of names) {
+    const v = Object.prototype.hasOwnProperty.call(bindings, name) ? bindings[name] : undefined;
+    if (typeof v === 'function' || (v !== null && typeof v === 'object' && ((v as { _jsonata_function?: unknown })._jsonata_function === true || (v as { _jsonata_lambda?: unknown })._jsonata_lambda === true))) return true;
+  }
+  return false;
+}
+
+/** The fallback's guard errors under the codes the compiled path uses (U1001 depth, U1002 time). */
+function guardError(e: unknown, limits: ExpressionLimits): unknown {
+  const err = e as { code?: string; message?: string };
+  if (err && err.code === 'D1012') return { ...err, code: 'U1002', message: `expression exceeded the time limit of ${limits.timeoutMs} ms` };
+  if (e instanceof RangeError && /call stack/i.test(e.message)) return { code: 'U1001', message: `expression exceeded the maximum evaluation depth of ${limits.maxDepth}` };
+  return e;
 }
 
 // JSONata marks sequences with extra properties; plain arrays keep results comparable and serializable.
