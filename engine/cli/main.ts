@@ -21,6 +21,7 @@ import { SecretStore } from '../store/secrets.ts';
 import { secretStoreConfigSource } from '../spec/secret-config.ts';
 import { registerSecretCommands } from './secret-commands.ts';
 import { registerAdminCommands } from './admin-commands.ts';
+import { registerServeCommand } from './serve-command.ts';
 import { registerStoreCommands } from './store-commands.ts';
 
 const program = new Command();
@@ -215,6 +216,7 @@ registerUpCommand(program);
 registerStoreCommands(program);
 registerSecretCommands(program);
 registerAdminCommands(program);
+registerServeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

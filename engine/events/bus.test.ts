@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { announceCommits, LocalEventBus, TOPICS, type RunCommitted } from './bus.ts';
+
+test('the local bus delivers after the publisher returns, isolates failing subscribers, unsubscribes and closes', async () => {
+  const errors: unknown[] = [];
+  const bus = new LocalEventBus((e) => errors.push(e));
+  const got: unknown[] = [];
+  bus.subscribe('t', () => { throw new Error('subscriber bug'); });
+  bus.subscribe('t', async () => { throw new Error('async subscriber bug'); });
+  const off = bus.subscribe('t', (p) => { got.push(p); });
+  bus.publish('t', 1);
+  assert.deepEqual(got, [], 'not synchronous: a subscriber never runs inside the publisher');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got, [1]);
+  assert.equal(errors.length, 2);
+  off();
+  bus.publish('t', 2);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got, [1]);
+  const commits: RunCommitted[] = [];
+  bus.subscribe<RunCommitted>(TOPICS.runCommitted, (p) => { commits.push(p); });
+  announceCommits(bus)('run-1', { new: 1, updated: 0, unchanged: 0, deactivated: 0, expired: 0, reactivated: 0, quarantined: 0, api_calls: 1, pages: 1, records: 1 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(commits[0].runId, 'run-1');
+  assert.equal(commits[0].counts?.new, 1);
+  await bus.close();
+  bus.publish(TOPICS.runCommitted, {});
+  await new Promise((r) => setImmediate(r));
+  assert.equal(commits.length, 1);
+});
