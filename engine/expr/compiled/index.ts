@@ -62,19 +62,8 @@ export function compileAst(ast: unknown, functions: Record<string, ExtraFunction
     run(input, bindings, limits, options) {
       if (G.active) return nested(root, usesTime, input, bindings, limits, options);
       G.active = true;
-      G.plain = options?.plainObjects === true;
-      G.d = 0;
-      G.maxDepth = limits.maxDepth;
-      G.timeoutMs = limits.timeoutMs;
-      G.maxString = limits.maxStringLength ?? Infinity;
-      G.steps = 0;
-      G.deadline = 0;
-      G.par = 0;
-      if (usesTime) G.ts = new Date();
       try {
-        return root(input, bindings);
-      } catch (e) {
-        throw finishError(e, limits);
+        return start(root, usesTime, input, bindings, limits, options);
       } finally {
         G.active = false;
         G.tf = undefined;
@@ -85,9 +74,8 @@ export function compileAst(ast: unknown, functions: Record<string, ExtraFunction
 }
 const EMPTY: unknown[] = [];
 
-/** An evaluation started from inside another (a function in the bindings evaluating an expression). */
-function nested(root: (i: unknown, b: unknown) => unknown, usesTime: boolean, input: unknown, bindings: unknown, limits: RunLimits, options?: RunOptions): unknown {
-  const saved = { ...G };
+/** Resets the evaluation state for one run of `root` and maps its errors to JSONata's. */
+function start(root: (i: unknown, b: unknown) => unknown, usesTime: boolean, input: unknown, bindings: unknown, limits: RunLimits, options?: RunOptions): unknown {
   G.plain = options?.plainObjects === true;
   G.d = 0;
   G.maxDepth = limits.maxDepth;
@@ -101,6 +89,14 @@ function nested(root: (i: unknown, b: unknown) => unknown, usesTime: boolean, in
     return root(input, bindings);
   } catch (e) {
     throw finishError(e, limits);
+  }
+}
+
+/** An evaluation started from inside another (a function in the bindings evaluating an expression). */
+function nested(root: (i: unknown, b: unknown) => unknown, usesTime: boolean, input: unknown, bindings: unknown, limits: RunLimits, options?: RunOptions): unknown {
+  const saved = { ...G };
+  try {
+    return start(root, usesTime, input, bindings, limits, options);
   } finally {
     Object.assign(G, saved);
   }
