@@ -28,6 +28,12 @@ import goRoutes from './routes/go.ts';
 import postbackRoutes from './routes/postbacks.ts';
 import privacyRoutes from './routes/privacy.ts';
 import graphqlPlugin from './graphql/plugin.ts';
+import adminPlugin from './admin/plugin.ts';
+import adminUiRoutes from './admin/ui-routes.ts';
+import { SampleCache } from './admin/samples.ts';
+import { AdminQueries } from '../engine/store/admin-queries.ts';
+import type { FeedHost } from '../engine/host/feed-host.ts';
+import type { NetworkPolicy } from '../engine/wizard/ssrf.ts';
 
 export interface BuildOptions {
   config: ApiConfig;
@@ -41,6 +47,8 @@ export interface BuildOptions {
   migrationsDir?: string;
   /** The optimizer (optimizerRanker): ranks /top and learns from what is served, clicked and converted. */
   ranker?: ApiRanker;
+  /** Mounts the admin API and web app (the process then runs the feed: see engine/host/feed-host.ts). */
+  admin?: { host: FeedHost; wizardPolicy?: NetworkPolicy };
 }
 
 export interface Api {
@@ -68,11 +76,16 @@ export async function buildApi(o: BuildOptions): Promise<Api> {
   });
   const metrics = new ApiMetrics({ size: () => index.size, ready: () => feed.ready, vocabulary: () => index.search.vocabulary });
   const migrationsDir = o.migrationsDir ?? defaultMigrationsDir();
+  const admin = o.admin && {
+    host: o.admin.host, queries: await AdminQueries.open(o.storePath), samples: new SampleCache(), wizardPolicy: o.admin.wizardPolicy,
+    clickhouse: o.clickhouse?.client, secureCookie: (config.publicUrl ?? '').startsWith('https:'),
+  };
 
   const services: ApiServices = {
     config, index, feed, queries, interactions, exporter, history, bus, metrics, redactor,
     clickBase: (config.publicUrl ?? '').replace(/\/+$/, ''),
     ranker: o.ranker,
+    admin,
     networks: networksLoader(queries, index),
     readiness: cachedReadiness(async () => {
       const checks: Record<string, ReadinessCheck> = {};
@@ -110,6 +123,7 @@ export async function buildApi(o: BuildOptions): Promise<Api> {
   await app.register(postbackRoutes);
   await app.register(privacyRoutes);
   await app.register(graphqlPlugin);
+  if (admin) await app.register(adminPlugin, { context: admin, ui: adminUiRoutes });
 
   // Requests in flight when the shutdown starts keep their keep-alive connection once answered; reaping idle
   // connections until the server is closed keeps a shutdown from waiting out the keep-alive timeout.
@@ -125,6 +139,7 @@ export async function buildApi(o: BuildOptions): Promise<Api> {
     if (started) await exporter.stop();
     await queries.close();
     await interactions.close();
+    await admin?.queries.close();
     if (ownBus) await bus.close();
   });
 

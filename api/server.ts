@@ -10,7 +10,11 @@ import { Redactor } from '../engine/log/redact.ts';
 import { dataDir as defaultDataDir, duckdbPath } from '../engine/util/data-dir.ts';
 import { buildApi, type Api } from './app.ts';
 import { loadApiConfig, type ApiConfig } from './config.ts';
-import type { ApiRanker } from './ranking.ts';
+import { optimizerRanker, type ApiRanker } from './ranking.ts';
+import { LocalEventBus } from '../engine/events/bus.ts';
+import { startFeedHost, type FeedHost, type FeedHostOptions } from '../engine/host/feed-host.ts';
+import { SandboxFleet } from '../engine/host/sandbox-fleet.ts';
+import type { NetworkPolicy } from '../engine/wizard/ssrf.ts';
 
 export interface ServeOptions {
   host?: string;
@@ -21,11 +25,17 @@ export interface ServeOptions {
   overrides?: Partial<ApiConfig>;
   bus?: EventBus;
   ranker?: ApiRanker;
+  /**
+   * Run the feed in this process too: scheduler, health monitor, enrichment and optimizer, and the admin API and
+   * web app. `sandboxes` points every connector that has a sandbox at it (`offerfeed up`).
+   */
+  feed?: Omit<FeedHostOptions, 'storePath' | 'clickhouse' | 'bus' | 'logger' | 'redactor' | 'sandboxes'> & { sandboxes?: boolean; wizardPolicy?: NetworkPolicy };
 }
 
 export interface RunningApi {
   url: string;
   api: Api;
+  host?: FeedHost;
   /** Resolves when the read model is loaded. */
   loaded: Promise<void>;
   close(): Promise<void>;
@@ -42,11 +52,27 @@ export async function startApiServer(o: ServeOptions = {}): Promise<RunningApi> 
   let ch: ClickHouseClient | undefined;
   if (chSettings) ch = clickhouseClient(chSettings);
   else logger.warn('no ClickHouse configured (CLICKHOUSE_URL or `offerfeed clickhouse start`): clicks and conversions stay in DuckDB until one is');
+  let host: FeedHost | undefined;
+  let bus = o.bus;
+  if (o.feed) {
+    bus ??= new LocalEventBus((err, topic) => logger.error({ err: redactor.redactError(err), topic }, 'event subscriber failed'));
+    const { sandboxes, wizardPolicy: _, ...feed } = o.feed;
+    host = await startFeedHost({
+      ...feed, storePath: path, clickhouse: ch, bus, logger, redactor,
+      sandboxes: sandboxes ? await SandboxFleet.start(undefined, (m) => logger.info(m)) : undefined,
+    });
+  }
+  const services = host?.services;
   const api = await buildApi({
-    config, storePath: path, logger, redactor, bus: o.bus, ranker: o.ranker,
+    config, storePath: path, logger, redactor, bus, ranker: o.ranker ?? (services ? optimizerRanker(services.optimizer) : undefined),
     clickhouse: ch && chSettings ? { client: ch, target: { database: chSettings.database, cluster: chSettings.cluster } } : undefined,
+    admin: host ? { host, wizardPolicy: o.feed?.wizardPolicy } : undefined,
   });
-  api.app.addHook('onClose', async () => { await ch?.close(); });
+  api.app.addHook('onClose', async () => {
+    await host?.close();
+    if (host && !o.bus) await bus?.close();
+    await ch?.close();
+  });
   const url = await api.app.listen({ host: config.host, port: config.port });
   logger.info({ url }, 'OfferFeed API listening');
   const loaded = api.start().catch((e) => {
@@ -54,7 +80,7 @@ export async function startApiServer(o: ServeOptions = {}): Promise<RunningApi> 
     throw e;
   });
   loaded.catch(() => undefined);
-  return { url, api, loaded, close: () => api.app.close() };
+  return { url, api, host, loaded, close: () => api.app.close() };
 }
 
 /** Stops on SIGINT/SIGTERM: no new connections, in-flight requests finish (up to the configured timeout). */

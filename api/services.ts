@@ -5,6 +5,7 @@ import type { InteractionExporter } from '../engine/store/interaction-exporter.t
 import type { InteractionHistory } from '../engine/store/interaction-history.ts';
 import type { InteractionStore } from '../engine/store/interaction-store.ts';
 import type { OfferQueries } from '../engine/store/offer-queries.ts';
+import type { AdminContext } from './admin/context.ts';
 import type { ApiConfig } from './config.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { ApiRanker } from './ranking.ts';
@@ -31,6 +32,8 @@ export interface ApiServices {
   clickBase: string;
   /** The optimizer, when one runs in this process (else /top ranks by freshness, discount and payout). */
   ranker?: ApiRanker;
+  /** The admin API's context, when this process runs the feed (scheduler, health, wizard). */
+  admin?: AdminContext;
   /** Connector health and counts (cached for a few seconds). */
   networks(): Promise<NetworkHealth[]>;
   readiness(): Promise<Readiness>;

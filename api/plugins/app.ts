@@ -18,7 +18,7 @@ export const ERROR_SCHEMA = {
 
 const CODES: Record<number, string> = {
   400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 406: 'not_acceptable',
-  409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 429: 'too_many_requests', 503: 'unavailable',
+  409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 422: 'unprocessable', 429: 'too_many_requests', 503: 'unavailable',
 };
 
 export default fp(async function appPlugin(app: FastifyInstance) {
@@ -41,7 +41,9 @@ export default fp(async function appPlugin(app: FastifyInstance) {
   // One place decides what an error looks like: client errors say what was wrong with the request; server errors
   // say nothing beyond "internal error" and a request id (the details, secrets redacted, go to the log).
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    // Engine errors carry `status` (409 already running, 422 invalid draft, …); Fastify's own carry `statusCode`.
+    const given = err.statusCode ?? (err as { status?: unknown }).status;
+    const status = typeof given === 'number' && given >= 400 && given < 600 ? given : 500;
     if (status >= 500) {
       req.log.error({ err: services.redactor.redactError(err), route: req.routeOptions.url }, 'request failed');
       const code = status === 503 ? 'unavailable' : 'internal_error';
@@ -49,7 +51,9 @@ export default fp(async function appPlugin(app: FastifyInstance) {
     }
     if (status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '60');
     const message = err.validation ? `invalid request: ${err.message}` : err.message;
-    return reply.status(status).send({ error: CODES[status] ?? 'bad_request', message: services.redactor.redact(message).slice(0, 500), request_id: req.id });
+    // An error may name its own code (the admin API's `ssrf`, `map`); extra public fields (a JSONata position) go along.
+    const own = err as FastifyError & { publicCode?: string; publicDetails?: Record<string, unknown> };
+    return reply.status(status).send({ error: own.publicCode ?? CODES[status] ?? 'bad_request', message: services.redactor.redact(message).slice(0, 500), request_id: req.id, ...own.publicDetails });
   });
 
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, request_id: req.id }));

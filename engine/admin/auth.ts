@@ -13,7 +13,8 @@ export { ROLES } from '../store/admin-store.ts';
 /** Everything the admin API can do. Reads are open to viewers; every other action needs the admin role. */
 export const ADMIN_ACTIONS = [
   'sync', 'resync', 'rollback', 'cancel', 'pause', 'resume', 'schedule.change', 'spec.change', 'secret.change',
-  'wizard.fetch', 'wizard.save', 'selftest', 'alert.resolve', 'alert.channel', 'offer.hide', 'user.manage', 'token.manage',
+  'wizard.fetch', 'wizard.save', 'selftest', 'alert.resolve', 'alert.channel', 'offer.hide', 'offer.pin', 'review.decide', 'enrich.run',
+  'user.manage', 'token.manage',
 ] as const;
 export const READ_ACTIONS = ['read', 'audit.read'] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];

@@ -185,6 +185,30 @@ export function registerAdminCommands(program: Command): void {
       });
     });
 
+  // The serving process holds the DuckDB file, so a run on demand from the command line goes through its admin
+  // API, like one from the UI: same scheduler (no overlap), same audit trail.
+  admin.command('run <connector>').description('start a run now in the running server (`offerfeed serve`/`up`) through its admin API and follow it')
+    .option('--url <url>', 'the server (default OFFERFEED_URL, else http://127.0.0.1:8080)').option('--full', 'full re-sync')
+    .option('--no-wait', 'return once the run is queued')
+    .action(async (id: string, opts: { url?: string; full?: boolean; wait: boolean }) => {
+      const token = process.env.OFFERFEED_ADMIN_TOKEN;
+      if (!token) throw new Error('set OFFERFEED_ADMIN_TOKEN to an admin API token (`offerfeed admin token create <name> --role admin`)');
+      const base = (opts.url ?? process.env.OFFERFEED_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+      const headers = { authorization: `Bearer ${token}` };
+      // Subscribe first, so the run's end cannot slip by between the start and the subscription.
+      const ac = new AbortController();
+      const events = opts.wait ? await fetch(`${base}/admin/api/events`, { headers, signal: ac.signal }) : undefined;
+      if (events && events.status !== 200) throw new Error(`${base}: HTTP ${events.status} ${await events.text()}`);
+      const res = await fetch(`${base}/admin/api/networks/${encodeURIComponent(id)}/sync`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ full: opts.full === true }) });
+      const body = await res.json() as { jobId?: string; message?: string };
+      if (res.status !== 202) { ac.abort(); throw new Error(`${id}: HTTP ${res.status}: ${body.message ?? ''}`); }
+      out(`${id}: run queued (job ${body.jobId})`);
+      if (!events) return;
+      const summary = await followJob(events, body.jobId!, (line) => out(line)).finally(() => ac.abort());
+      out(`${id}: ${summary.status}${summary.error ? `: ${summary.error}` : ''}${summary.counts ? ` ${JSON.stringify(summary.counts)}` : ''}`);
+      if (summary.status !== 'succeeded') process.exitCode = 1;
+    });
+
   admin.command('alerts').description('open alerts (stale or failing feeds, failed self-tests)').option('--all', 'include resolved ones').option('--json', 'machine-readable output')
     .action(async (opts) => {
       await withAdmin(async (_auth, store) => {
@@ -221,4 +245,28 @@ export function registerAdminCommands(program: Command): void {
         } finally { await monitor.stop(); }
       });
     });
+}
+
+/** Reads the admin event stream until the job's sync.finished event, printing its progress on the way. */
+async function followJob(res: Response, jobId: string, print: (line: string) => void): Promise<{ status: string; error?: string; counts?: unknown }> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('the server closed the event stream before the run finished');
+    buf += decoder.decode(value, { stream: true });
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const topic = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (!topic || !data) continue;
+      const p = JSON.parse(data) as { jobId?: string; status?: string; error?: string; counts?: unknown; progress?: { pages: number; offers: number } };
+      if (p.jobId !== jobId) continue;
+      if (topic === 'sync.progress' && p.progress) print(`  ${p.progress.pages} pages, ${p.progress.offers} offers`);
+      if (topic === 'sync.finished') return { status: p.status ?? 'unknown', error: p.error, counts: p.counts };
+    }
+  }
 }

@@ -9,7 +9,23 @@ const TABLE: Record<string, string> = { offer_version: 'offer_versions', sync_ru
 
 export interface FlushResult { flushed: number; remaining: number; error?: string }
 
-export async function flushOutbox(store: ServingStore, ch: ClickHouseClient, opts: { batchSize?: number; maxBatches?: number } = {}): Promise<FlushResult> {
+// One flush at a time per serving store in this process: concurrent runs each flush after their commit, and two
+// flushers claiming the same batch would conflict in DuckDB (both write its in-flight record).
+const flushing = new Map<string, Promise<unknown>>();
+
+/**
+ * Sends the outbox to ClickHouse. Never throws: a failure (ClickHouse down, the store busy) is returned, and the
+ * events stay in the outbox for the next flush.
+ */
+export function flushOutbox(store: ServingStore, ch: ClickHouseClient, opts: { batchSize?: number; maxBatches?: number } = {}): Promise<FlushResult> {
+  const previous = flushing.get(store.path) ?? Promise.resolve();
+  const next = previous.then(() => flushSerially(store, ch, opts)).catch(async (e: Error) => ({ flushed: 0, remaining: await store.outboxSize().catch(() => -1), error: e.message }));
+  flushing.set(store.path, next);
+  void next.finally(() => { if (flushing.get(store.path) === next) flushing.delete(store.path); });
+  return next;
+}
+
+async function flushSerially(store: ServingStore, ch: ClickHouseClient, opts: { batchSize?: number; maxBatches?: number }): Promise<FlushResult> {
   const batchSize = opts.batchSize ?? 5000;
   let flushed = 0;
   for (let i = 0; i < (opts.maxBatches ?? Infinity); i++) {

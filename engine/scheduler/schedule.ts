@@ -14,6 +14,7 @@ export interface EffectiveSchedule {
 }
 
 export class ScheduleError extends Error {
+  readonly status = 400;
   constructor(message: string) { super(message); this.name = 'ScheduleError'; }
 }
 

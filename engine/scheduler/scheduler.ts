@@ -95,6 +95,8 @@ export interface SchedulerOptions {
   progressEveryMs?: number;
   /** How often the connector list, specs and settings are re-read (default 5 min). */
   refreshEveryMs?: number;
+  /** Called after a run's changes are committed, before history is flushed (enrichment, the optimizer). */
+  onCommitted?: (runId: string, counts: CommitCounts) => void;
   /** Called after every run (the health monitor re-evaluates the connector). */
   onRunFinished?: (summary: RunSummary) => void | Promise<void>;
   random?: () => number;
@@ -485,7 +487,10 @@ export class Scheduler {
         signal: job.abort.signal,
         ...this.o.runOptions?.(entry.id),
         // Subscribers (read models, GraphQL subscriptions) learn of the commit before history is flushed.
-        onCommitted: (runId, counts) => { this.o.events?.publish(TOPICS.runCommitted, { runId, counts, at: this.now().toISOString() } satisfies RunCommitted); },
+        onCommitted: (runId, counts) => {
+          this.o.events?.publish(TOPICS.runCommitted, { runId, counts, at: this.now().toISOString() } satisfies RunCommitted);
+          this.o.onCommitted?.(runId, counts);
+        },
         onProgress: (p) => {
           job.progress = { ...p };
           if (!lookedUp) {

@@ -48,7 +48,7 @@ export interface NetworkRow {
 const STATE_COLUMNS = `o.id, o.network, o.status, o.data::VARCHAR AS data, o.group_key,
   epoch_ms(o.first_seen_at)::DOUBLE AS first_seen_ms, epoch_ms(o.last_changed_at)::DOUBLE AS changed_ms`;
 
-const RUN_COLUMNS = `id, connector, mode, status, complete, strftime(started_at, '%Y-%m-%dT%H:%M:%S.%g') AS started_at,
+export const RUN_COLUMNS = `id, connector, mode, status, complete, strftime(started_at, '%Y-%m-%dT%H:%M:%S.%g') AS started_at,
   strftime(finished_at, '%Y-%m-%dT%H:%M:%S.%g') AS finished_at, date_diff('millisecond', started_at, finished_at)::DOUBLE AS duration_ms,
   counts::VARCHAR AS counts`;
 
@@ -138,7 +138,7 @@ function toState(r: unknown[]): OfferState {
   };
 }
 
-function toRun(r: Record<string, unknown>): SyncRunRow {
+export function toRun(r: Record<string, unknown>): SyncRunRow {
   const counts = typeof r.counts === 'string' ? (JSON.parse(r.counts) as Record<string, number>) : undefined;
   return {
     id: String(r.id), connector: String(r.connector), mode: String(r.mode), status: String(r.status), complete: Boolean(r.complete),
