@@ -13,34 +13,43 @@ const LIST_FIELDS = new Set(['offers', 'topOffers', 'syncRuns', 'networks']);
 export function costLimitRule(maxCost: number) {
   return (context: ValidationContext): ASTVisitor => ({
     OperationDefinition(node) {
-      const cost = selectionCost(node.selectionSet, 1, context, new Set());
+      const cost = selectionCost(node.selectionSet, context, new Map(), new Set());
       if (cost > maxCost) {
-        context.reportError(new GraphQLError(`query cost ${cost} exceeds the limit of ${maxCost}: ask for fewer items (first) or fewer fields`, { nodes: [node] }));
+        context.reportError(new GraphQLError(`query cost ${cost > 1e12 ? 'beyond a trillion' : cost} exceeds the limit of ${maxCost}: ask for fewer items (first) or fewer fields`, { nodes: [node] }));
       }
     },
   });
 }
 
-function selectionCost(set: SelectionSetNode, multiplier: number, ctx: ValidationContext, fragments: Set<string>): number {
+/**
+ * The cost of a selection set at multiplier 1 (cost is linear in the multiplier, so a list field scales its
+ * children's cost by its page size). Each fragment's cost is computed once and reused wherever it is spread:
+ * without that, fragments that each spread the next one twice would take exponential time to price.
+ */
+function selectionCost(set: SelectionSetNode, ctx: ValidationContext, memo: Map<string, number>, visiting: Set<string>): number {
   let total = 0;
   for (const sel of set.selections) {
     if (sel.kind === Kind.FIELD) {
-      total += multiplier;
+      total += 1;
       if (!sel.selectionSet) continue;
       const firstArg = sel.arguments?.find((a) => a.name.value === 'first');
       const first = firstArg ? numberOf(firstArg.value) : undefined;
       const size = first ?? (LIST_FIELDS.has(sel.name.value) ? DEFAULT_LIST : 1);
-      total += selectionCost(sel.selectionSet, multiplier * Math.max(1, size), ctx, fragments);
+      total += Math.max(1, size) * selectionCost(sel.selectionSet, ctx, memo, visiting);
     } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-      total += selectionCost(sel.selectionSet, multiplier, ctx, fragments);
+      total += selectionCost(sel.selectionSet, ctx, memo, visiting);
     } else {
       const name = sel.name.value;
+      const known = memo.get(name);
+      if (known !== undefined) { total += known; continue; }
       const frag = ctx.getFragment(name);
       // A fragment spread twice costs twice; a cycle is reported by the standard rules, not looped on here.
-      if (!frag || fragments.has(name)) continue;
-      fragments.add(name);
-      total += selectionCost(frag.selectionSet, multiplier, ctx, fragments);
-      fragments.delete(name);
+      if (!frag || visiting.has(name)) continue;
+      visiting.add(name);
+      const cost = selectionCost(frag.selectionSet, ctx, memo, visiting);
+      visiting.delete(name);
+      memo.set(name, cost);
+      total += cost;
     }
   }
   return total;

@@ -10,6 +10,8 @@ import { consentView, decodeCursor, encodeCursor, matchesFilter, publicFromSlot,
 import type { OfferChangeEvent } from '../read-model/change-feed.ts';
 import type { ConsentView, OfferFilter, PageCursor } from '../read-model/offer-index.ts';
 import { costLimitRule, MAX_PAGE } from './cost.ts';
+import { checkSource, DEFAULT_DOCUMENT_LIMITS, documentProblem, GraphQLRequestError, vetDocument, type DocumentLimits } from './limits.ts';
+import { websocketAllows } from '../security/origins.ts';
 import { topOffers } from '../routes/offers.ts';
 import { graphqlSchema } from './schema.ts';
 
@@ -29,6 +31,21 @@ const filterOf = (f: GqlFilter | null | undefined): OfferFilter => ({
 /** Errors meant for the client; anything else is reported as "internal error". */
 class UserError extends GraphQLError {
   constructor(message: string, code = 'BAD_USER_INPUT') { super(message, { extensions: { code } }); }
+}
+
+/** Longest search accepted (as REST's q) and the bounds of a filter's lists: a 60 kB search string or a list of
+ * thousands of networks would cost the index more than any page is worth. */
+const MAX_SEARCH = 200;
+const MAX_FILTER_VALUES = 50;
+const MAX_FILTER_VALUE_LENGTH = 200;
+
+function checkInput(a: { filter?: GqlFilter | null; search?: string | null }): void {
+  if (typeof a.search === 'string' && a.search.length > MAX_SEARCH) throw new UserError(`search is at most ${MAX_SEARCH} characters`);
+  for (const [k, v] of Object.entries(a.filter ?? {})) {
+    if (!Array.isArray(v)) continue;
+    if (v.length > MAX_FILTER_VALUES) throw new UserError(`filter.${k} lists at most ${MAX_FILTER_VALUES} values`);
+    if (v.some((x) => typeof x === 'string' && x.length > MAX_FILTER_VALUE_LENGTH)) throw new UserError(`filter.${k} values are at most ${MAX_FILTER_VALUE_LENGTH} characters`);
+  }
 }
 
 function pageSize(first: number | null | undefined, dflt: number): number {
@@ -55,6 +72,7 @@ export default async function graphqlPlugin(app: FastifyInstance): Promise<void>
     Query: {
       offers: (_: unknown, a: { filter?: GqlFilter; search?: string; sort?: string; first?: number; after?: string; group?: boolean }, ctx: Ctx) => {
         ready();
+        checkInput(a);
         const first = pageSize(a.first, 20);
         const search = a.search?.trim();
         const sort = a.sort ?? (search ? 'RELEVANCE' : 'NEWEST');
@@ -85,12 +103,14 @@ export default async function graphqlPlugin(app: FastifyInstance): Promise<void>
       },
       topOffers: async (_: unknown, a: { filter?: GqlFilter; first?: number }, ctx: Ctx & { reply?: { log: { warn: (o: object, m: string) => void } } }) => {
         ready();
+        checkInput(a);
         const best = await topOffers(s, filterOf(a.filter), ctx.view, pageSize(a.first, 10), true, (e) => ctx.reply?.log.warn({ err: s.redactor.redactError(e) }, 'optimizer ranking failed'));
         s.ranker?.served(best.map((b) => idx.idOf(b.slot)), 'graphql');
         return best.map((b) => ({ cursor: encodeCursor('top', { k: b.score, i: idx.idOf(b.slot) }), node: node(b.slot, ctx), score: b.score }));
       },
       networks: async () => (await s.networks()).map((n) => ({ ...n, last_run: n.last_run ? runNode(n.last_run) : null })),
       syncRuns: async (_: unknown, a: { connector?: string; first?: number; after?: string }) => {
+        if (a.connector && a.connector.length > MAX_FILTER_VALUE_LENGTH) throw new UserError(`connector is at most ${MAX_FILTER_VALUE_LENGTH} characters`);
         const first = pageSize(a.first, 20);
         const after = cursorOf('runs', a.after);
         const rows = await s.queries.syncRuns({ connector: a.connector ?? undefined, limit: first + 1, before: after ? { started_at: new Date(after.k).toISOString(), id: after.i } : undefined });
@@ -126,7 +146,19 @@ export default async function graphqlPlugin(app: FastifyInstance): Promise<void>
 
   const rules: ValidationRule[] = [costLimitRule(cfg.graphql.maxCost)];
   if (!cfg.graphql.introspection) rules.push(NoSchemaIntrospectionCustomRule);
+  const limits: DocumentLimits = {
+    ...DEFAULT_DOCUMENT_LIMITS, maxAliases: cfg.graphql.maxAliases ?? DEFAULT_DOCUMENT_LIMITS.maxAliases, maxLength: cfg.bodyLimit,
+  };
   const wsView = (headers: Record<string, string | string[] | undefined>): ConsentView => consentView(readConsent(headers), cfg.consentMode);
+
+  // Mercurius takes a `query` that is not a string as a ready-made AST and validates and runs it as it is: a
+  // malformed one fails inside GraphQL (an internal error), a crafted one skips the parser's limits.
+  app.addHook('preHandler', async (req, reply) => {
+    const body = req.body as { query?: unknown } | undefined;
+    if (req.method === 'POST' && body && typeof body === 'object' && !Array.isArray(body) && body.query !== undefined && typeof body.query !== 'string') {
+      return reply.status(400).send({ data: null, errors: [{ message: 'the query must be a GraphQL document (a string)' }] });
+    }
+  });
 
   await app.register(mercurius, {
     schema: graphqlSchema(),
@@ -135,6 +167,7 @@ export default async function graphqlPlugin(app: FastifyInstance): Promise<void>
     graphiql: cfg.graphql.graphiql,
     queryDepth: cfg.graphql.maxDepth,
     validationRules: rules,
+    graphql: { parseOptions: { maxTokens: limits.maxTokens } },
     jit: 1,
     context: (req) => ({ view: req.view }),
     additionalRouteOptions: { schema: { hide: true } } as never,
@@ -145,12 +178,22 @@ export default async function graphqlPlugin(app: FastifyInstance): Promise<void>
         // validation failure wraps its list in `errors`). Anything else a resolver threw is internal.
         const oe = err.originalError as (Error & { code?: unknown; statusCode?: number; errors?: unknown }) | undefined;
         const client = !oe || oe instanceof GraphQLError || Array.isArray(oe.errors)
-          || (typeof oe.code === 'string' && oe.code.startsWith('MER_ERR_') && (oe.statusCode ?? 400) < 500);
+          || (typeof oe.code === 'string' && oe.code.startsWith('MER_ERR_') && (oe.statusCode ?? 400) < 500)
+          || (typeof oe.statusCode === 'number' && oe.statusCode >= 400 && oe.statusCode < 500);
         const internal = !client;
         if (internal) (context as { reply?: { log: { error: (o: object, m: string) => void } } }).reply?.log.error({ err: s.redactor.redactError(oe) }, 'GraphQL resolver failed');
         return internal ? new GraphQLError('internal error', { path: err.path, extensions: { code: 'INTERNAL' } }) : err;
       });
       const res = mercurius.defaultErrorFormatter({ ...execution, errors }, context);
+      // A request that failed before execution (too large, unparsable, over a limit, invalid) is answered with its
+      // 4xx status, 400 unless it names another: Mercurius would answer 200 when several validation errors came
+      // together. Execution errors (they have a path) keep GraphQL's 200 with partial data.
+      const requestError = !execution.data && errors.every((e) => !e.path && e.extensions?.code !== 'INTERNAL');
+      if (requestError) {
+        const status = execution.errors.map((e) => (e as { statusCode?: number }).statusCode ?? (e.originalError as { statusCode?: number } | undefined)?.statusCode)
+          .find((c) => typeof c === 'number' && c >= 400 && c < 500);
+        return { ...res, statusCode: status ?? 400 };
+      }
       return res;
     },
     subscription: {
@@ -163,14 +206,25 @@ export default async function graphqlPlugin(app: FastifyInstance): Promise<void>
       },
       onDisconnect: () => { s.metrics.subscriptions.dec(); },
       verifyClient: (info, next) => {
-        // Browsers send Origin: only the configured origins may open a subscription (non-browser clients send none).
-        const origin = info.origin;
-        const allowed = !origin || cfg.corsOrigins.includes('*') || cfg.corsOrigins.includes(origin) || sameHost(origin, info.req.headers.host);
+        // Browsers send Origin: only allowed origins may open a subscription (non-browser clients send none).
+        const allowed = websocketAllows(cfg, info.origin, info.req.headers.host);
         next(allowed, allowed ? undefined : 403, allowed ? undefined : 'origin not allowed');
       },
       keepAlive: 30_000,
     },
   });
+
+  // The HTTP path: the source is checked before Mercurius parses it (size, nesting, no JSON-encoded AST), the
+  // parsed document's shape before GraphQL validates it (aliases and fields, fragments expanded).
+  app.graphql.addHook('preParsing', async (_schema, source) => { checkSource(source, limits); });
+  app.graphql.addHook('preValidation', async (_schema, document) => {
+    const problem = documentProblem(document, limits);
+    if (problem) throw new GraphQLRequestError(problem);
+  });
+  // The websocket path: Mercurius executes subscriptions without validating them (no introspection rule, no cost
+  // limit, no check of the document against the schema); every subscription is vetted here as a query would be,
+  // its size held to the body limit (Mercurius' websocket accepts messages of up to 1 MiB).
+  app.graphql.addHook('preSubscriptionParsing', async (schema, source) => { vetDocument(schema, source, limits, rules); });
 
   s.feed.onChanges((events) => {
     for (const event of events) {
@@ -179,10 +233,6 @@ export default async function graphqlPlugin(app: FastifyInstance): Promise<void>
     }
   });
   s.feed.onRunFinished((run) => app.graphql.pubsub.publish({ topic: TOPIC_RUN, payload: { run } }));
-}
-
-function sameHost(origin: string, host: string | undefined): boolean {
-  try { return new URL(origin).host === host; } catch { return false; }
 }
 
 function eventOffer(e: OfferChangeEvent, view: ConsentView, clickBase: string): Record<string, unknown> | undefined {

@@ -9,9 +9,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { ApiConfig } from '../config.ts';
+import { corsAllows } from '../security/origins.ts';
+import { refuseNonFiniteNumbers } from '../security/finite-numbers.ts';
 
 export default fp(async function external(app: FastifyInstance, o: { config: ApiConfig }) {
   const c = o.config;
+  // Every route registered from here on: numbers in its schema must be finite (see finite-numbers.ts).
+  app.addHook('onRoute', refuseNonFiniteNumbers);
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: {
@@ -25,8 +29,17 @@ export default fp(async function external(app: FastifyInstance, o: { config: Api
     crossOriginResourcePolicy: { policy: c.corsOrigins.length ? 'cross-origin' : 'same-origin' },
   });
   const any = c.corsOrigins.includes('*');
+  // A preflight from an origin outside the allow-list is refused outright (403), not answered with a 204 that
+  // merely lacks the allow headers: the browser blocks either way, this also tells the page's developer why.
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin;
+    if (req.method !== 'OPTIONS' || !origin || !req.headers['access-control-request-method'] || corsAllows(c, origin)) return;
+    return reply.status(403).header('vary', 'Origin').send({ error: 'forbidden', message: 'origin not allowed', request_id: req.id });
+  });
   await app.register(cors, {
-    origin: c.corsOrigins.length === 0 ? false : any ? '*' : c.corsOrigins,
+    // Decided per request, so that an origin outside the list gets no CORS header at all (a static list would
+    // still send Allow-Credentials to everyone).
+    origin: c.corsOrigins.length === 0 ? false : any ? '*' : (origin: string | undefined, cb: (err: Error | null, allow: string | false) => void) => cb(null, origin !== undefined && corsAllows(c, origin) ? origin : false),
     // Consent and the user id travel as cookies; browsers only send them to an exact allowed origin.
     credentials: !any && c.corsOrigins.length > 0,
     methods: ['GET', 'POST', 'DELETE'],
@@ -37,7 +50,8 @@ export default fp(async function external(app: FastifyInstance, o: { config: Api
     global: true,
     max: c.rateLimit.max,
     timeWindow: c.rateLimit.timeWindowMs,
-    // Per client address (behind a proxy, trustProxy makes it the real client's).
+    // Per client address (behind a proxy, trustProxy makes it the real client's). Clicks and postbacks have
+    // limits of their own (route config in api/routes/go.ts and postbacks.ts), counted apart from reads.
     keyGenerator: (req) => req.ip,
   });
   await app.register(cookie);
@@ -67,3 +81,4 @@ export default fp(async function external(app: FastifyInstance, o: { config: Api
     });
   }
 });
+

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Offer } from '../../engine/types/offer.generated.ts';
+import { DEFAULT_CLICK_LIMIT } from '../config.ts';
 import { USER_COOKIE } from '../public.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -36,7 +37,10 @@ export function referrerOf(req: FastifyRequest): string | null {
 
 export default async function goRoutes(app: FastifyInstance): Promise<void> {
   const s = app.services;
+  const limit = s.config.rateLimit.clicks ?? DEFAULT_CLICK_LIMIT;
   app.get('/go/:offerId', {
+    // Clicks have their own per-client limit: they write to both stores and feed the optimizer.
+    config: { rateLimit: { max: limit.max, timeWindow: limit.timeWindowMs } },
     schema: {
       tags: ['tracking'], summary: 'Record a click and redirect to the offer',
       description: 'With affiliate consent: to the tracking URL; without: to the landing page (403 when the offer has none).',

@@ -2,10 +2,12 @@
 // `postbacks.<network>`): a shared token, or an HMAC-SHA256 signature of the request, both compared in
 // constant time. Idempotent on the network's transaction id: a replay is acknowledged and counted once; a later
 // postback with changed values (pending → approved) updates the conversion. Linked to the click when the click
-// id (the sub id /go put into the tracking URL) comes back.
+// id (the sub id /go put into the tracking URL) comes back. A network configured with `timestamp` must also say
+// when it sent the postback, within a tolerance of our clock (signed, with HMAC): a captured postback cannot be
+// replayed later, and one replayed within the window is a duplicate of its transaction.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { PostbackConfig } from '../config.ts';
+import { DEFAULT_POSTBACK_LIMIT, DEFAULT_POSTBACK_TOLERANCE_S, type PostbackConfig } from '../config.ts';
 
 type Field = 'transaction_id' | 'click_id' | 'amount' | 'commission' | 'currency' | 'status' | 'converted_at';
 
@@ -18,6 +20,8 @@ const ALIASES: Record<Field, string[]> = {
   status: ['status'],
   converted_at: ['converted_at', 'timestamp'],
 };
+
+const MAX_AMOUNT = 1e12;
 
 class PostbackError extends Error {
   constructor(readonly statusCode: number, message: string) { super(message); }
@@ -33,9 +37,27 @@ function tokenMatches(given: string | undefined, secret: string): boolean {
 function signatureMatches(given: string | undefined, secret: string, message: Buffer): boolean {
   if (typeof given !== 'string') return false;
   const sig = given.trim().replace(/^sha256=/i, '');
-  const provided = /^[0-9a-f]{64}$/i.test(sig) ? Buffer.from(sig, 'hex') : Buffer.from(sig, 'base64');
+  // Hex, or base64 (standard or URL-safe) of exactly 32 bytes: Node's base64 decoder skips characters it does not
+  // know, which would let many spellings of one signature through.
+  const provided = /^[0-9a-f]{64}$/i.test(sig) ? Buffer.from(sig, 'hex') : /^[A-Za-z0-9+/_-]{43}=?$/.test(sig) ? Buffer.from(sig, 'base64') : undefined;
   const expected = createHmac('sha256', secret).update(message).digest();
-  return provided.length === expected.length && timingSafeEqual(provided, expected);
+  return provided !== undefined && provided.length === expected.length && timingSafeEqual(provided, expected);
+}
+
+/** When the network says it sent the postback, and where that came from (a header's value is signed separately). */
+function sentAt(req: FastifyRequest, cfg: NonNullable<PostbackConfig['timestamp']>, query: Record<string, string>, body: Record<string, unknown>): { value?: string; fromHeader: boolean } {
+  const h = req.headers[(cfg.header ?? 'x-offerfeed-timestamp').toLowerCase()];
+  if (typeof h === 'string') return { value: h.trim(), fromHeader: true };
+  const param = cfg.param ?? 'ts';
+  const v = typeof query[param] === 'string' ? query[param] : body[param] !== undefined && body[param] !== null ? String(body[param]) : undefined;
+  return { value: v?.trim(), fromHeader: false };
+}
+
+/** Unix seconds, Unix milliseconds or ISO 8601, as epoch milliseconds (NaN when it is none of those). */
+function parseSentAt(v: string): number {
+  if (/^\d{9,10}$/.test(v)) return Number(v) * 1000;
+  if (/^\d{12,13}$/.test(v)) return Number(v);
+  return /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : Number.NaN;
 }
 
 /** What a GET postback signs: its parameters except the signature, sorted, as k=v joined by &. */
@@ -64,14 +86,19 @@ export default async function postbackRoutes(app: FastifyInstance): Promise<void
     try { done(null, parseBody(body as Buffer, req.headers['content-type'])); } catch (e) { done(e instanceof PostbackError ? e : new PostbackError(400, 'the postback body is not valid JSON or form data'), undefined); }
   });
 
+  const limit = s.config.rateLimit.postbacks ?? DEFAULT_POSTBACK_LIMIT;
   app.route({
     method: ['GET', 'POST'],
     url: '/api/postbacks/:network',
+    // Networks' servers post in bursts: postbacks are limited per client apart from reads.
+    config: { rateLimit: { max: limit.max, timeWindow: limit.timeWindowMs } },
     schema: {
       tags: ['tracking'], summary: 'Conversion postback from a network',
       description: 'Authenticated with the network\'s shared token (header X-Offerfeed-Token or parameter token) or an HMAC-SHA256 signature ' +
         '(header X-Offerfeed-Signature or parameter signature, hex or base64) of the raw body (POST) or of the sorted query without the signature (GET). ' +
-        'Fields: transaction_id (required), click_id, amount, commission, currency, status, converted_at; names configurable per network.',
+        'Fields: transaction_id (required), click_id, amount, commission, currency, status, converted_at; names configurable per network. ' +
+        'Networks configured with `timestamp` also send the time of sending (header X-Offerfeed-Timestamp or parameter ts: Unix seconds, milliseconds or ISO 8601); ' +
+        'outside the tolerance (default ±15 minutes) the postback is refused. With HMAC, a timestamp sent in the header is signed as `<timestamp>.<message>`.',
       params: { type: 'object', required: ['network'], properties: { network: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,63}$' } } },
       querystring: { type: 'object', additionalProperties: { type: 'string', maxLength: 1000 } },
       response: {
@@ -88,10 +115,20 @@ export default async function postbackRoutes(app: FastifyInstance): Promise<void
       if (!cfg) return reply.status(404).send({ error: 'not_found', message: 'no postbacks are configured for this network', request_id: req.id });
       const query = (req.query ?? {}) as Record<string, string>;
       const body = (req.body ?? {}) as Record<string, unknown>;
-      if (!authentic(req, cfg, query, body)) {
+      const sent = cfg.timestamp ? sentAt(req, cfg.timestamp, query, body) : undefined;
+      if (!authentic(req, cfg, query, body, sent?.fromHeader ? sent.value : undefined)) {
         s.metrics.postbacksRejected.inc({ network, reason: 'auth' });
         req.log.warn({ network }, 'postback rejected: bad token or signature');
         return reply.status(401).send({ error: 'unauthorized', message: 'postback token or signature invalid', request_id: req.id });
+      }
+      if (cfg.timestamp) {
+        const at = sent?.value ? parseSentAt(sent.value) : Number.NaN;
+        const tolerance = (cfg.timestamp.toleranceS ?? DEFAULT_POSTBACK_TOLERANCE_S) * 1000;
+        if (!Number.isFinite(at) || Math.abs(Date.now() - at) > tolerance) {
+          s.metrics.postbacksRejected.inc({ network, reason: 'stale' });
+          req.log.warn({ network }, 'postback rejected: timestamp missing or outside the accepted window');
+          return reply.status(401).send({ error: 'unauthorized', message: 'postback timestamp missing or outside the accepted window (check the sender\'s clock)', request_id: req.id });
+        }
       }
       const params: Record<string, unknown> = { ...query, ...body };
       let read: ReturnType<typeof readFields>;
@@ -112,14 +149,15 @@ export default async function postbackRoutes(app: FastifyInstance): Promise<void
   });
 }
 
-function authentic(req: FastifyRequest, cfg: PostbackConfig, query: Record<string, string>, body: Record<string, unknown>): boolean {
+function authentic(req: FastifyRequest, cfg: PostbackConfig, query: Record<string, string>, body: Record<string, unknown>, headerTimestamp?: string): boolean {
   const param = cfg.param ?? (cfg.auth === 'hmac' ? 'signature' : 'token');
   const header = (cfg.header ?? (cfg.auth === 'hmac' ? 'x-offerfeed-signature' : 'x-offerfeed-token')).toLowerCase();
   const fromHeader = req.headers[header];
   const given = typeof fromHeader === 'string' ? fromHeader : typeof query[param] === 'string' ? query[param] : typeof body[param] === 'string' ? (body[param] as string) : undefined;
   if (cfg.auth === 'token') return tokenMatches(given, cfg.secret);
   const raw = (req as FastifyRequest & { rawBody?: Buffer }).rawBody;
-  const message = req.method === 'POST' && raw ? raw : Buffer.from(canonicalQuery(query, param));
+  const signed = req.method === 'POST' && raw ? raw : Buffer.from(canonicalQuery(query, param));
+  const message = headerTimestamp === undefined ? signed : Buffer.concat([Buffer.from(`${headerTimestamp}.`), signed]);
   return signatureMatches(given, cfg.secret, message);
 }
 
@@ -137,6 +175,8 @@ function readFields(p: Record<string, unknown>, cfg: PostbackConfig) {
     if (v === undefined) return undefined;
     const n = Number(v.replace(/,/g, ''));
     if (!Number.isFinite(n)) throw new PostbackError(400, `${f} "${v.slice(0, 40)}" is not a number`);
+    // No conversion is worth a trillion; larger integral values would not even bind as a store parameter (int64).
+    if (Math.abs(n) > MAX_AMOUNT) throw new PostbackError(400, `${f} is out of range`);
     return n;
   };
   const transaction_id = get('transaction_id');
