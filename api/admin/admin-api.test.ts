@@ -193,6 +193,8 @@ describe('admin API', () => {
     assert.equal(q.total, 2);
     assert.ok(q.items.every((i: { reasons: Array<{ field: string }> }) => i.reasons.length > 0 && i.reasons.every((x) => typeof x.field === 'string')));
     assert.equal((await admin.request('GET', '/admin/api/runs/no-such-run')).status, 404);
+    // A run that succeeded kept no broken response (engine/sync/error-payloads.test.ts covers a failed one).
+    assert.deepEqual((await admin.request('GET', `/admin/api/runs/${run.id}/payloads`)).body, { items: [] });
   });
 
   test('offers: search, filters, fixed sorts, detail with history; hide and pin are applied, visible to the public API and audited', async () => {

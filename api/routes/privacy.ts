@@ -96,8 +96,10 @@ export default async function privacyRoutes(app: FastifyInstance): Promise<void>
   app.delete('/api/privacy/data', {
     schema: {
       tags: ['privacy'], summary: 'Erase everything stored about the calling user, in both stores',
-      description: 'Clicks and consents are deleted; conversions stay as anonymous records (user and click id removed). ' +
-        'ClickHouse rows are rewritten, not hidden. 202 when ClickHouse is unreachable: the erasure completes as soon as it is back.',
+      description: 'Clicks and consents are deleted; conversions stay as anonymous records (user and click id removed); quarantined ' +
+        'records that carry one of the caller\'s ids are deleted. ClickHouse rows are rewritten, not hidden, and the erasure stays open until ' +
+        'ClickHouse has also removed the data parts that held them. 202 when ClickHouse is unreachable or slow: the erasure completes as soon ' +
+        'as it can. Repeating the request is harmless.',
       response: {
         200: { $ref: 'Erasure#' }, 202: { $ref: 'Erasure#' }, 429: { $ref: 'Error#' }, 500: { $ref: 'Error#' },
       },
@@ -105,7 +107,7 @@ export default async function privacyRoutes(app: FastifyInstance): Promise<void>
   }, async (req, reply) => {
     const uid = callerId(req);
     reply.header('cache-control', 'no-store');
-    if (!uid) return { erased: false, clickhouse: 'nothing to erase', duckdb: { clicks: 0, conversions: 0, consents: 0 } };
+    if (!uid) return { erased: false, clickhouse: 'nothing to erase', duckdb: { clicks: 0, conversions: 0, consents: 0, quarantine: 0 } };
     const r = await s.exporter.erase(uid);
     reply.clearCookie(USER_COOKIE, { path: '/' });
     return reply.status(r.clickhouse === 'pending' ? 202 : 200).send({ erased: true, ...r });
@@ -118,7 +120,13 @@ export const ERASURE_SCHEMA = {
   required: ['erased', 'clickhouse', 'duckdb'],
   properties: {
     erased: { type: 'boolean', description: 'false when the caller has no user id (nothing is stored about them)' },
-    clickhouse: { type: 'string', enum: ['erased', 'pending', 'not configured', 'nothing to erase'] },
-    duckdb: { type: 'object', properties: { clicks: { type: 'integer' }, conversions: { type: 'integer' }, consents: { type: 'integer' } } },
+    clickhouse: {
+      type: 'string', enum: ['erased', 'pending', 'not configured', 'nothing to erase'],
+      description: 'erased: rows rewritten (the parts that held them are removed by ClickHouse\'s cleanup); pending: retried until ClickHouse answers',
+    },
+    duckdb: {
+      type: 'object', description: 'Rows erased from the serving store: deleted (clicks, consents, quarantined records) or anonymized (conversions)',
+      properties: { clicks: { type: 'integer' }, conversions: { type: 'integer' }, consents: { type: 'integer' }, quarantine: { type: 'integer' } },
+    },
   },
 } as const;

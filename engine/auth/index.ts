@@ -46,14 +46,16 @@ export async function createAuth(auth: Auth | undefined, bindings: Bindings, run
       };
       redactor.add(creds.secretAccessKey);
       redactor.add(creds.sessionToken);
-      return staticApplier((req) => {
-        // SigV4 signs the host actually contacted, so sign after --base-url is applied.
+      const applier = staticApplier((req) => {
+        // SigV4 signs the host actually contacted, so sign after --base-url is applied; with the server's time,
+        // as AWS refuses a signature more than 5 minutes away from its clock.
         const url = runtime.resolveUrl(req.url);
-        Object.assign(req.headers, signSigV4({ method: req.method, url, headers: req.headers, body: req.body }, creds, new Date(), { contentSha256Header: auth.content_sha256_header }));
+        Object.assign(req.headers, signSigV4({ method: req.method, url, headers: req.headers, body: req.body }, creds, runtime.serverNow(url), { contentSha256Header: auth.content_sha256_header }));
       });
+      return { ...applier, signsTime: true };
     }
     case 'signature':
-      return new SignatureApplier(auth, bindings);
+      return new SignatureApplier(auth, bindings, (url) => runtime.serverNow(url));
   }
 }
 

@@ -1,14 +1,30 @@
 // OAuth2 token grants (client credentials by default, any grant_type with extra params): one token per
 // connector, cached until shortly before expiry, refreshed once and shared when many requests hit 401 at once.
+// A grant the token endpoint refuses for good (invalid_grant: a revoked or expired refresh token or
+// authorization; invalid_client: a wrong or rotated client secret) ends the run at once: no retry can succeed
+// until someone re-authenticates.
 import type { AuthOAuth2 } from '../types/connector.generated.ts';
 import { compileExpression, renderStringMap, renderValue, type Bindings } from '../expr/jsonata.ts';
 import { parseDuration } from '../util/duration.ts';
-import type { AuthApplier, HttpRequest, HttpRuntime } from '../http/runtime.ts';
+import { HttpError, type AuthApplier, type HttpRequest, type HttpRuntime } from '../http/runtime.ts';
 import type { Redactor } from '../log/redact.ts';
+
+/** OAuth error codes (RFC 6749 5.2) that mean the stored credentials themselves are no longer accepted. */
+export const REAUTH_ERROR_CODES: ReadonlySet<string> = new Set(['invalid_grant', 'invalid_client']);
+
+export class ReauthRequiredError extends Error {
+  constructor(readonly code: string, detail: string, connector?: string) {
+    super(`the token endpoint refused the connector's credentials (${code}${detail ? `: ${detail}` : ''}); it needs re-authentication: `
+      + `store new credentials with \`offerfeed secrets set ${connector ?? '<connector>'} <setting>\` (or update its environment), then run it again`);
+    this.name = 'ReauthRequiredError';
+  }
+}
 
 export class OAuth2Applier implements AuthApplier {
   private token: { value: string; expiresAt: number } | undefined;
   private pending: Promise<string> | undefined;
+  /** Set once the grant was refused for good: every later request fails with it, without asking again. */
+  private refused: ReauthRequiredError | undefined;
 
   constructor(
     private readonly spec: AuthOAuth2,
@@ -44,6 +60,7 @@ export class OAuth2Applier implements AuthApplier {
   }
 
   private async currentToken(): Promise<string> {
+    if (this.refused) throw this.refused;
     const margin = parseDuration(this.spec.refresh_margin, 60_000);
     if (this.token && this.now() < this.token.expiresAt - margin) return this.token.value;
     this.pending ??= this.fetchToken().finally(() => { this.pending = undefined; });
@@ -81,7 +98,15 @@ export class OAuth2Applier implements AuthApplier {
       for await (const c of res.body) chunks.push(Buffer.from(c));
       const text = Buffer.concat(chunks).toString('utf8');
       try { return { result: JSON.parse(text) as unknown }; } catch { throw new Error(`token endpoint answered with a body that is not JSON (${text.length} bytes)`); }
-    }, { auth: false });
+    }, { auth: false }).catch((e: unknown) => {
+      if (e instanceof HttpError && e.code && REAUTH_ERROR_CODES.has(e.code)) {
+        // The runtime's message carries the endpoint's own description (already redacted); keep its tail.
+        const detail = e.message.replace(/^authentication failed: /, '').replace(/^HTTP \d+ from \S+(?:: |$)/, '').replace(/\. Check the connector's credentials\.$/, '');
+        this.refused = new ReauthRequiredError(e.code, detail === e.code ? '' : detail, this.runtime.opts.connectorId);
+        throw this.refused;
+      }
+      throw e;
+    });
     const value = await compileExpression(s.token_path ?? 'access_token').evaluate(response);
     if (typeof value !== 'string' || !value) throw new Error(`token endpoint response has no token at "${s.token_path ?? 'access_token'}"`);
     this.redactor.add(value);

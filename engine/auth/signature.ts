@@ -1,6 +1,7 @@
 // Declarative request signatures (e.g. ShareASale's x-ShareASale-Authentication): a string-to-sign template
 // over $sign.date, $sign.nonce, $request and $config, hashed or HMAC'd, then placed by header/query templates
-// that read $sign.signature.
+// that read $sign.signature. The date is the server's time as this run knows it (see HttpRuntime.serverNow), so a
+// server that checks it against its own clock accepts requests from a machine whose clock is minutes off.
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { AuthSignature } from '../types/connector.generated.ts';
 import { renderStringMap, renderValue, type Bindings } from '../expr/jsonata.ts';
@@ -26,11 +27,14 @@ export function digest(algorithm: AuthSignature['algorithm'], data: string, key:
 }
 
 export class SignatureApplier implements AuthApplier {
-  constructor(private readonly spec: AuthSignature, private readonly bindings: Bindings, private readonly now: () => Date = () => new Date()) {}
+  readonly signsTime = true;
+
+  /** `now` gives the time to sign a request to `url` with. */
+  constructor(private readonly spec: AuthSignature, private readonly bindings: Bindings, private readonly now: (url: string) => Date = () => new Date()) {}
 
   async apply(req: HttpRequest): Promise<HttpRequest> {
     const url = new URL(req.url);
-    const sign: Record<string, string> = { date: formatSignDate(this.now(), this.spec.date_format), nonce: randomUUID() };
+    const sign: Record<string, string> = { date: formatSignDate(this.now(req.url), this.spec.date_format), nonce: randomUUID() };
     const request = {
       method: req.method,
       path: url.pathname,

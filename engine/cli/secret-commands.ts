@@ -22,8 +22,13 @@ export function registerSecretCommands(program: Command): void {
       const value = await readStdin();
       if (!value) throw new Error('no value on standard input');
       const stores = await openStores();
-      try { await new SecretStore(stores.store).set(connector, setting, value); } finally { await stores.close(); }
-      process.stdout.write(`stored ${connector}.${setting}\n`);
+      let reauthenticated = false;
+      try {
+        reauthenticated = (await stores.store.needsReauth(connector)) !== undefined;
+        // Storing it also lifts a pending "needs re-authentication" (see SecretStore.set).
+        await new SecretStore(stores.store).set(connector, setting, value);
+      } finally { await stores.close(); }
+      process.stdout.write(`stored ${connector}.${setting}${reauthenticated ? ` (it no longer needs re-authentication: the scheduler runs ${connector} again)` : ''}\n`);
     });
   secrets
     .command('list [connector]')

@@ -91,6 +91,7 @@ test('JSONata conformance suite: compiled expressions behave exactly like jsonat
   let syntaxErrors = 0;
   let compiled = 0;
   let deferred = 0;
+  let referenceTimeouts = 0;
   const fallbacks = new Map<string, string[]>();
   const mismatches: string[] = [];
   const unexpected: string[] = [];
@@ -126,7 +127,10 @@ test('JSONata conformance suite: compiled expressions behave exactly like jsonat
       if (!('code' in ref)) mismatches.push(`${c.name}: ${c.expr}\n  deferred, but jsonata succeeds with ${describe(ref)}`);
       continue;
     }
-    const same = NONDETERMINISTIC.test(c.expr) ? ('code' in ref) === ('code' in comp) : sameOutcome(ref, comp, [['U1001', 'U1002']]);
+    // the reference runner's time limit can expire on a busy machine: then the case's expected outcome decides
+    const refTimedOut = 'code' in ref && ref.code === 'U1001' && ref.message === 'timeout' && !('code' in comp) && expectedMatches(c, comp);
+    if (refTimedOut) referenceTimeouts++;
+    const same = refTimedOut || (NONDETERMINISTIC.test(c.expr) ? ('code' in ref) === ('code' in comp) : sameOutcome(ref, comp, [['U1001', 'U1002']]));
     if (!same) mismatches.push(`${c.name}: ${c.expr}\n  jsonata:  ${describe(ref)}\n  compiled: ${describe(comp)}`);
     if (!expectedMatches(c, comp)) unexpected.push(`${c.name}: ${c.expr}\n  expected ${c.code ?? c.error?.code ?? JSON.stringify(c.result)}, compiled ${describe(comp)}`);
   }
@@ -134,7 +138,7 @@ test('JSONata conformance suite: compiled expressions behave exactly like jsonat
   const pct = (n: number) => `${((100 * n) / total).toFixed(1)}%`;
   t.diagnostic(`${total} cases: ${compiled} compiled (${pct(compiled)}), ${syntaxErrors} syntax errors from jsonata's parser (shared by both paths), ${total - compiled - syntaxErrors} fall back to jsonata`);
   for (const [reason, names] of fallbacks) t.diagnostic(`falls back (${names.length}): ${reason} — ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`);
-  t.diagnostic(`${mismatches.length} mismatches between compiled and jsonata; ${deferred} errors left to jsonata to order`);
+  t.diagnostic(`${mismatches.length} mismatches between compiled and jsonata; ${deferred} errors left to jsonata to order${referenceTimeouts ? `; ${referenceTimeouts} cases where jsonata ran out of the case's time and the compiled result is the expected one` : ''}`);
   assert.deepEqual(mismatches, [], mismatches.slice(0, 10).join('\n'));
   assert.deepEqual(unexpected, [], unexpected.slice(0, 10).join('\n'));
   assert.ok(compiled / total >= 0.95, `only ${pct(compiled)} of the suite compiles`);

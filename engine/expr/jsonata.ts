@@ -7,6 +7,8 @@
 import jsonata from 'jsonata';
 import { createHash } from 'node:crypto';
 import { AsyncRequired, compileAst, type CompiledJsonata, type ExtraFunction } from './compiled/index.ts';
+import { GuardedRegExp, regexProblem, UNSAFE_REGEX } from './regex-guard.ts';
+import { noteExpressionUse } from './usage.ts';
 
 export type Bindings = Record<string, unknown>;
 
@@ -16,8 +18,16 @@ export interface ExpressionLimits {
   maxDepth: number;
   /** longest string `&`, $join, $pad or $replace may build (compiled path) */
   maxStringLength?: number;
+  /** items one evaluation may copy into ranges, array constructors, $append and path results (compiled
+   *  path): a step can copy millions of items, faster than the time guard notices the heap filling up */
+  maxItems?: number;
 }
-const DEFAULT_LIMITS: ExpressionLimits = { timeoutMs: 2_000, maxDepth: 200, maxStringLength: 16_000_000 };
+const DEFAULT_LIMITS: ExpressionLimits = { timeoutMs: 2_000, maxDepth: 200, maxStringLength: 16_000_000, maxItems: 20_000_000 };
+
+/** Longest expression source accepted; the shipped connectors' longest map is a few kilobytes. */
+export const MAX_EXPRESSION_LENGTH = 65_536;
+/** Deepest expression syntax tree accepted (shipped connectors nest about 15 levels). */
+export const MAX_EXPRESSION_NESTING = 100;
 
 export class ExpressionError extends Error {
   constructor(message: string, readonly source: string, readonly position?: number, readonly code?: string) {
@@ -25,6 +35,16 @@ export class ExpressionError extends Error {
     this.name = 'ExpressionError';
   }
 }
+
+/** An evaluation stopped by a guard (time, depth, string size, items copied, range size, unsafe regex):
+ *  the expression is at fault, not the record, so a run stops instead of trying every other record. */
+export class ExpressionGuardError extends ExpressionError {
+  constructor(message: string, source: string, position: number | undefined, code: string) {
+    super(message, source, position, code);
+    this.name = 'ExpressionGuardError';
+  }
+}
+const GUARD_CODES = new Set(['U1001', 'U1002', 'U1003', 'U1004', UNSAFE_REGEX, 'D2014']);
 
 /** Thrown by evaluateSync() when only `jsonata` can give the exact outcome: the expression called a
  *  function that returned a promise (a function passed in bindings or data), or failed in a branch jsonata
@@ -41,6 +61,9 @@ export interface EvaluateOptions {
   /** object constructors may build plain objects instead of null-prototype ones: for callers that only
    *  read own enumerable properties of the result (faster to create; same keys and values) */
   plainObjects?: boolean;
+  /** with plainObjects: the result object may keep keys whose value is undefined, for callers that skip
+   *  those (faster to build: one object literal whatever is missing) */
+  looseResult?: boolean;
 }
 
 export interface CompiledExpression {
@@ -108,16 +131,25 @@ const cache = new Map<string, CompiledExpression>();
 
 export function compileExpression(source: string, limits: ExpressionLimits = DEFAULT_LIMITS): CompiledExpression {
   const cached = cache.get(source);
-  if (cached) return cached;
+  if (cached) {
+    noteExpressionUse(source, cached.compiled, cached.fallbackReason);
+    return cached;
+  }
+  if (source.length > MAX_EXPRESSION_LENGTH) {
+    throw new ExpressionError(`expression is ${source.length} characters long (limit ${MAX_EXPRESSION_LENGTH})`, source, 0, 'U1006');
+  }
   let expr: jsonata.Expression;
   try {
     // jsonata's own timeout guards the fallback path; its depth counter is not used because async
-    // evaluation inflates it for wide expressions (a 200-field object would fail), the JS stack bounds it
-    expr = jsonata(source, { timeout: limits.timeoutMs });
+    // evaluation inflates it for wide expressions (a 200-field object would fail), the JS stack bounds it.
+    // Its RegexEngine builds the regexes of expressions given to $eval, which no compile-time check sees.
+    expr = jsonata(source, { timeout: limits.timeoutMs, RegexEngine: GuardedRegExp as unknown as RegExpConstructor });
   } catch (e) {
+    if (e instanceof RangeError) throw new ExpressionError(`expression nests too deeply to be parsed (limit ${MAX_EXPRESSION_NESTING} levels)`, source, 0, 'U1006');
     const err = e as { message: string; position?: number; code?: string };
     throw new ExpressionError(`invalid JSONata: ${err.message}`, source, err.position, err.code);
   }
+  checkStructure(expr.ast(), source);
   for (const [name, [fn, sig]] of Object.entries(EXTRA_FUNCTIONS)) expr.registerFunction(name, fn, sig);
 
   let program: CompiledJsonata | undefined;
@@ -135,7 +167,10 @@ export function compileExpression(source: string, limits: ExpressionLimits = DEF
 
   const fail = (e: unknown): ExpressionError => {
     const err = e as { message?: string; position?: number; code?: string };
-    return new ExpressionError(`JSONata evaluation failed: ${err?.message ?? String(e)}`, source, err?.position, err?.code);
+    const message = `JSONata evaluation failed: ${err?.message ?? String(e)}`;
+    const guard = guardCode(e);
+    if (guard) return new ExpressionGuardError(message, source, err?.position, guard);
+    return new ExpressionError(message, source, err?.position, err?.code);
   };
   const viaJsonata = async (input: unknown, bindings?: Bindings, observed = false): Promise<unknown> => {
     if (observer && !observed) observer(source, input, bindings);
@@ -149,7 +184,7 @@ export function compileExpression(source: string, limits: ExpressionLimits = DEF
   let compiled: CompiledExpression;
   if (program) {
     const prog = program;
-    const runLimits = { timeoutMs: limits.timeoutMs, maxDepth: limits.maxDepth, maxStringLength: limits.maxStringLength };
+    const runLimits = { timeoutMs: limits.timeoutMs, maxDepth: limits.maxDepth, maxStringLength: limits.maxStringLength, maxItems: limits.maxItems };
     const freeNames = prog.freeNames;
     const evaluateSync = (input: unknown, bindings?: Bindings, options?: EvaluateOptions): unknown => {
       if (observer) observer(source, input, bindings);
@@ -181,6 +216,7 @@ export function compileExpression(source: string, limits: ExpressionLimits = DEF
     recordFallback(source, fallbackReason ?? 'not compiled');
   }
   cache.set(source, compiled);
+  noteExpressionUse(source, compiled.compiled, compiled.fallbackReason);
   return compiled;
 }
 
@@ -198,6 +234,51 @@ function guardError(e: unknown, limits: ExpressionLimits): unknown {
   if (err && err.code === 'D1012') return { ...err, code: 'U1002', message: `expression exceeded the time limit of ${limits.timeoutMs} ms` };
   if (e instanceof RangeError && /call stack/i.test(e.message)) return { code: 'U1001', message: `expression exceeded the maximum evaluation depth of ${limits.maxDepth}` };
   return e;
+}
+
+/** The guard an evaluation error comes from, if any: also through $eval's wrapper (D3121 around the
+ *  inner error), and for the engine's own limits (an array or string longer than JavaScript allows). */
+function guardCode(e: unknown): string | undefined {
+  for (let cur = e as { code?: unknown; error?: unknown } | undefined, hops = 0; cur && typeof cur === 'object' && hops < 5; cur = cur.error as typeof cur, hops++) {
+    if (cur instanceof RangeError) return /call stack/i.test(cur.message) ? 'U1001' : /string length/i.test(cur.message) ? 'U1003' : 'U1004';
+    const code = String(cur.code);
+    if (GUARD_CODES.has(code)) return code;
+    if (code === 'D1012') return 'U1002';
+  }
+  return undefined;
+}
+
+// ---- compile-time checks ------------------------------------------------------------------------------
+
+/** Refuses a syntax tree nested deeper than MAX_EXPRESSION_NESTING and regex literals that can backtrack
+ *  catastrophically (a RegExp cannot be stopped once it runs; see regex-guard.ts). */
+function checkStructure(ast: unknown, source: string): void {
+  const stack: Array<[unknown, number]> = [[ast, 1]];
+  const seen = new Set<object>();
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (!node || typeof node !== 'object' || node instanceof RegExp || seen.has(node)) continue;
+    seen.add(node);
+    const n = node as { type?: unknown; value?: unknown; position?: number };
+    const isNode = !Array.isArray(node) && typeof n.type === 'string';
+    if (isNode && depth > MAX_EXPRESSION_NESTING) {
+      throw new ExpressionError(`expression nests more than ${MAX_EXPRESSION_NESTING} levels deep`, source, n.position, 'U1006');
+    }
+    if (n.type === 'regex' && n.value instanceof RegExp) {
+      // jsonata adds the g flag itself; the literal as written is reported
+      const re = n.value;
+      const why = regexProblem(re.source, re.flags);
+      if (why) {
+        const at = source.lastIndexOf(`/${re.source}/`, n.position);
+        throw new ExpressionError(`unsafe regular expression /${re.source}/: ${why}`, source, at >= 0 ? at : n.position, UNSAFE_REGEX);
+      }
+    }
+    for (const [k, v] of Object.entries(node)) {
+      // parent links and shared tables, not children
+      if (k === 'ancestor' || k === 'slot' || k === 'signature' || k === 'tuple' || k === 'seekingParent') continue;
+      if (v && typeof v === 'object') stack.push([v, Array.isArray(node) || !isNode ? depth : depth + 1]);
+    }
+  }
 }
 
 // JSONata marks sequences with extra properties; plain arrays keep results comparable and serializable.
@@ -228,7 +309,8 @@ export function compileTemplate(source: string): CompiledTemplate {
       parts.push(compileExpression(body));
     } catch (e) {
       const err = e as ExpressionError;
-      throw new ExpressionError(err.message, source, (m.index ?? 0) + 2 + (err.position ?? 0), err.code);
+      const lead = m[1].length - m[1].trimStart().length;
+      throw new ExpressionError(err.message, source, (m.index ?? 0) + 2 + lead + (err.position ?? 0), err.code);
     }
     last = m.index! + m[0].length;
   }
@@ -238,6 +320,7 @@ export function compileTemplate(source: string): CompiledTemplate {
     source,
     isStatic: parts.every((p) => typeof p === 'string'),
     async render(bindings, input = {}) {
+      for (const p of parts) if (typeof p !== 'string') noteExpressionUse(p.source, p.compiled, p.fallbackReason);
       if (single) return single.evaluate(input, bindings);
       let out = '';
       for (const p of parts) {

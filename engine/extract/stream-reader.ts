@@ -7,6 +7,7 @@ import { HttpError, UndecodableBodyError, type AuthApplier, type CallPacing, typ
 import { parseDuration, sleep } from '../util/duration.ts';
 import { buildRequest } from './request-builder.ts';
 import { fingerprint, Paginator, type PageState } from './paginator.ts';
+import type { BodyFailure } from '../run/error-payload.ts';
 
 export type RawRecord = Record<string, unknown>;
 
@@ -24,6 +25,8 @@ export interface ReadOptions {
   pacing?: CallPacing;
   /** The stream's own auth, when it has one. */
   auth?: AuthApplier;
+  /** A page body broke while being decoded (malformed, truncated, bad compression): its first bytes, for the error record. */
+  onBodyError?: (failure: BodyFailure) => void;
 }
 
 export interface ReadResult { pages: number; records: number; truncated: boolean }
@@ -76,6 +79,7 @@ interface FetchedPage { status: number; headers: HttpResponse['headers']; url: s
 async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Promise<FetchedPage> {
   const decoder = (o.stream.decoder ?? { format: 'json' }) as DecoderSpec;
   const documentFormat = DOCUMENT_FORMATS.has(decoder.format) && !decoder.xml?.record_tag;
+  let bodyAttempt = 0;
   return o.runtime.exchange<FetchedPage & { deliver: () => Promise<void> }>(req, { stream: o.stream.name, partition: partitionLabel(o.bindings.partition), rules: o.stream.response_rules, pacing: o.pacing }, async (res) => {
     const meta = { status: res.status, headers: res.headers, url: res.url };
     // No content (204, or an empty 2xx body) is a page without records: it ends pagination, it does not fail.
@@ -84,9 +88,16 @@ async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Prom
       return { result: { ...meta, body: undefined, recordCount: 0, fingerprint: undefined, deliver: async () => undefined } };
     }
     const head = keepHead(res.body);
+    const attempt = ++bodyAttempt;
+    const broken = (e: Error) => {
+      // A run being stopped cuts bodies short on purpose: that is not what the network sent.
+      if (o.runtime.opts.signal?.aborted || head.bytes() === 0) return;
+      o.onBodyError?.({ info: { ...info, url: res.url }, error: e, head: head.raw(), bytes: head.bytes(), attempt, status: res.status, contentType: header(res.headers['content-type']) });
+    };
     const decoded = await decodeBody(head.body, decoder, { contentType: header(res.headers['content-type']), contentEncoding: header(res.headers['content-encoding']), url: res.url })
       .catch((e: Error) => {
         if (head.bytes() === 0) return undefined;
+        broken(e);
         throw new UndecodableBodyError(e, head.text());
       });
     if (!decoded) return { result: { ...meta, body: undefined, recordCount: 0, fingerprint: undefined, deliver: async () => undefined } };
@@ -99,7 +110,7 @@ async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Prom
       };
     }
     let count = 0;
-    for await (const batch of decoded.batches) {
+    for await (const batch of reportingFailures(decoded.batches, broken)) {
       count += batch.length;
       await o.onBatch(batch, info);
     }
@@ -112,10 +123,25 @@ async function fetchPage(o: ReadOptions, req: HttpRequest, info: PageInfo): Prom
 
 const streamAuth = (o: ReadOptions): boolean | AuthApplier => (o.stream.authenticate === false ? false : o.auth ?? true);
 
+/** Record batches of a streamed body; an error of the decoder itself (not of the consumer of a batch) is reported first. */
+async function* reportingFailures<T>(batches: AsyncIterable<T>, report: (e: Error) => void): AsyncGenerator<T> {
+  const it = batches[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let next: IteratorResult<T>;
+      try { next = await it.next(); } catch (e) { report(e as Error); throw e; }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
 const HEAD_BYTES = 65_536;
 
 /** Passes the body through while keeping its first bytes, so an undecodable answer can still be shown to response rules. */
-function keepHead(body: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; text(): string; bytes(): number } {
+function keepHead(body: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; text(): string; raw(): Buffer; bytes(): number } {
   const chunks: Buffer[] = [];
   let kept = 0;
   let total = 0;
@@ -128,6 +154,7 @@ function keepHead(body: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8A
       }
     })(),
     text: () => Buffer.concat(chunks).toString('utf8'),
+    raw: () => Buffer.concat(chunks),
     bytes: () => total,
   };
 }

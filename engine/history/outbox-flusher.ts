@@ -34,7 +34,9 @@ async function flushSerially(store: ServingStore, ch: ClickHouseClient, opts: { 
     const byKind = new Map<string, Record<string, unknown>[]>();
     for (const e of batch) {
       const row = toRow(e.kind, Number(e.id), JSON.parse(e.payload));
-      byKind.set(e.kind, [...(byKind.get(e.kind) ?? []), row]);
+      // Appended in place: copying the list for every event made a batch cost quadratic in its size.
+      const rows = byKind.get(e.kind);
+      if (rows) rows.push(row); else byKind.set(e.kind, [row]);
     }
     try {
       for (const [kind, rows] of byKind) {

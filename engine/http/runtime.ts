@@ -52,6 +52,8 @@ export interface AuthApplier {
   apply(req: HttpRequest): Promise<HttpRequest>;
   /** Drops a cached credential so the next apply obtains a fresh one; false when nothing can be refreshed. */
   refresh(failed: HttpRequest): Promise<boolean>;
+  /** The credential carries a timestamp (signatures): a refused request is signed again once the server's clock is known. */
+  signsTime?: boolean;
 }
 
 export interface RuntimeOptions {
@@ -83,6 +85,8 @@ type Outcome<T> =
   | { kind: 'fail'; error: Error };
 
 export class HttpError extends Error {
+  /** The error code of an error body shaped like OAuth's (RFC 6749 5.2: {"error": "invalid_grant"}), when short and plain. */
+  code?: string;
   constructor(message: string, readonly status?: number, readonly url?: string, readonly retryable = false) {
     super(message);
     this.name = 'HttpError';
@@ -103,11 +107,17 @@ export class RetryableBodyError extends Error {
 }
 
 const MAX_REDIRECTS = 5;
+/** Date headers have 1 s resolution and travel with latency: smaller differences are noise, not skew. */
+const CLOCK_NOISE_MS = 5_000;
+/** A refused signed request is signed again when the server's clock turned out this far from the one used. */
+const SKEW_RESIGN_MS = 30_000;
 
 export class HttpRuntime {
   private readonly dispatcher: Dispatcher;
   private readonly pacers: PacerRegistry;
   private readonly breakers = new Map<string, CircuitBreaker>();
+  /** Per host: how far its clock (its Date headers) is ahead of ours. */
+  private readonly clockOffsets = new Map<string, number>();
   auth?: AuthApplier;
 
   constructor(readonly opts: RuntimeOptions) {
@@ -134,6 +144,24 @@ export class HttpRuntime {
     return target.toString();
   }
 
+  /** The time on the clock of the server that `url` reaches, as far as its Date headers told (else ours). */
+  serverNow(url: string): Date {
+    return new Date(Date.now() + this.clockOffset(url));
+  }
+
+  private clockOffset(url: string): number {
+    try { return this.clockOffsets.get(new URL(this.resolveUrl(url)).host) ?? 0; } catch { return 0; }
+  }
+
+  private noteServerClock(host: string, date: string | string[] | undefined): void {
+    const at = Date.parse(Array.isArray(date) ? date[0] : date ?? '');
+    if (Number.isNaN(at)) return;
+    // The header is truncated to the second: its middle is the better estimate.
+    const offset = at + 500 - Date.now();
+    if (Math.abs(offset) < CLOCK_NOISE_MS) this.clockOffsets.delete(host);
+    else this.clockOffsets.set(host, offset);
+  }
+
   /**
    * Sends a request with retries and hands a successful response to `consume`. `retryBody` says whether a
    * body that broke during consumption may be fetched again (true when consume emitted nothing yet).
@@ -148,17 +176,30 @@ export class HttpRuntime {
     const applier = typeof opts.auth === 'object' ? opts.auth : opts.auth === false ? undefined : this.auth;
     const useAuth = applier !== undefined;
     let refreshed = false;
+    let resigned = false;
     let lastError: Error | undefined;
     for (let attempt = 1; attempt <= retry.attempts; attempt++) {
       this.opts.signal?.throwIfAborted();
+      const signedOffset = this.clockOffset(req.url);
       const prepared = useAuth ? await applier.apply({ ...req, headers: { ...req.headers } }) : req;
       const outcome = await this.attempt(prepared, ctx, attempt, consume, opts.retryBody ?? true);
       if (outcome.kind === 'done') return outcome.result;
       lastError = outcome.error;
+      if ((outcome.kind === 'fail' || outcome.kind === 'refresh') && useAuth && applier.signsTime && !resigned
+        && Math.abs(this.clockOffset(req.url) - signedOffset) >= SKEW_RESIGN_MS) {
+        // Signed with a time the server's clock disagrees with: sign again with its time, once.
+        resigned = true;
+        this.opts.logger.warn({ connector: this.opts.connectorId, stream: ctx.stream, clock_offset_s: Math.round(this.clockOffset(req.url) / 1000) },
+          'request refused while the server clock differs from ours: signing again with the server time');
+        attempt--;
+        continue;
+      }
       if (outcome.kind === 'fail') throw outcome.error;
       if (outcome.kind === 'refresh') {
         if (refreshed || !useAuth || !(await applier.refresh(prepared))) {
-          throw new HttpError(this.redact(`authentication failed: ${outcome.error.message}. Check the connector's credentials.`), 401, this.redact(prepared.url));
+          const failed = new HttpError(this.redact(`authentication failed: ${outcome.error.message}. Check the connector's credentials.`), 401, this.redact(prepared.url));
+          failed.code = (outcome.error as HttpError).code;
+          throw failed;
         }
         refreshed = true;
         attempt--; // a token refresh is not a failed attempt
@@ -210,6 +251,7 @@ export class HttpRuntime {
         for (let hop = 0; ; hop++) {
           res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: this.dispatcher, signal: this.opts.signal });
           status = res.statusCode;
+          this.noteServerClock(new URL(url).host, res.headers.date);
           const location = res.headers.location;
           if (status >= 300 && status < 400 && status !== 304 && location && hop < MAX_REDIRECTS) {
             await res.body.dump();
@@ -259,12 +301,16 @@ export class HttpRuntime {
         return this.verdictOutcome(verdict, view.status, url);
       }
       const text = await readCapped(counted, this.opts.maxErrorBodyBytes ?? 65_536).catch(() => '');
-      const verdict = await classify({ ...view, body: parseErrorBody(text, res!.headers['content-type']) }, this.rulesFor(ctx), this.retryStatuses(), this.opts.bindings);
+      const errorBody = parseErrorBody(text, res!.headers['content-type']);
+      const verdict = await classify({ ...view, body: errorBody }, this.rulesFor(ctx), this.retryStatuses(), this.opts.bindings);
       log(verdict.action, verdict.message);
       if (verdict.action === 'success' || verdict.action === 'ignore') {
         return { kind: 'done', result: (await consume({ ...view, body: bufferIterable(text) })).result };
       }
-      return this.verdictOutcome(verdict, view.status, url);
+      const out = this.verdictOutcome(verdict, view.status, url);
+      const code = (errorBody as { error?: unknown } | undefined)?.error;
+      if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) out.error.code = code;
+      return out;
     });
     // Server trouble (network errors, 5xx) counts towards the breaker; throttling and client errors do not.
     if (outcome.kind === 'retry' && !(outcome.error instanceof HttpError && outcome.error.status === 429)) breaker.failure();

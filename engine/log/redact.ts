@@ -23,6 +23,21 @@ export class Redactor {
     return text.replace(this.pattern, '[REDACTED]');
   }
 
+  /**
+   * For text cut at an arbitrary point (a capped payload): besides whole secrets, a tail that is the start of
+   * one (3 characters or more) is masked, as the cut may have fallen inside it.
+   */
+  redactCut(text: string): string {
+    const out = this.redact(text);
+    let cut = 0;
+    for (const s of this.secrets) {
+      for (let k = Math.min(s.length - 1, out.length); k >= 3 && k > cut; k--) {
+        if (out.endsWith(s.slice(0, k))) { cut = k; break; }
+      }
+    }
+    return cut ? `${out.slice(0, out.length - cut)}[REDACTED]` : out;
+  }
+
   /** A copy of an Error whose message and stack carry no secret. */
   redactError(e: unknown): Error {
     const err = e instanceof Error ? e : new Error(String(e));

@@ -1,8 +1,10 @@
 // Raw record → canonical offer: filter, JSONata map, normalize, validate. A record that fails any step is
-// quarantined with its reasons; it never stops the run.
+// quarantined with its reasons; it never stops the run, except when an expression guard stopped the filter
+// or the map (time, depth, size): that is the spec's fault, and would cost up to the time limit per record.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Stream } from '../types/connector.generated.ts';
 import type { Offer } from '../types/offer.generated.ts';
-import { AsyncEvaluationRequired, compileExpression, type Bindings, type CompiledExpression, type EvaluateOptions } from '../expr/jsonata.ts';
+import { AsyncEvaluationRequired, compileExpression, ExpressionGuardError, type Bindings, type CompiledExpression, type EvaluateOptions } from '../expr/jsonata.ts';
 import { normalizeOffer, type NormalizeContext } from '../normalize/index.ts';
 import { validateOffer, type Reason } from '../validate/offer-validator.ts';
 
@@ -33,6 +35,7 @@ export class RecordMapper {
   }
 
   async mapRecord(record: unknown, bindings: Bindings, where: { partition?: unknown; page?: number }): Promise<MapOutcome> {
+    if (performance.now() - lastTurn > BUSY_MS) await giveTurn();
     const quarantine = (reasons: Reason[], external_id?: string): MapOutcome => ({
       kind: 'quarantine',
       item: { network: this.network, stream: this.stream.name, partition: where.partition, page: where.page, external_id, reasons, record },
@@ -44,14 +47,20 @@ export class RecordMapper {
         if (keep instanceof Promise) keep = await keep;
         if (!truthy(keep)) return { kind: 'filtered' };
       }
-      // the mapped object is only read for its own properties (normalizeOffer), so plain objects will do
+      // the mapped object is only read for its own defined properties (normalizeOffer), so plain objects,
+      // undefined-valued keys included, will do
       mapped = evaluate(this.map, record, bindings, PLAIN);
       if (mapped instanceof Promise) mapped = await mapped;
     } catch (e) {
+      if (e instanceof ExpressionGuardError) throw e;
       return quarantine([{ field: '(map)', rule: 'map', message: (e as Error).message }]);
     }
     if (!mapped || typeof mapped !== 'object' || Array.isArray(mapped)) {
       return quarantine([{ field: '(map)', rule: 'map', value: mapped, message: 'the map expression must produce one object per record' }]);
+    }
+    if (exceedsValues(mapped, MAX_VALUES)) {
+      // a few steps can build a value whose parts are shared, exponentially large to walk: it goes no further
+      return quarantine([{ field: '(map)', rule: 'map', message: `the map produced more than ${MAX_VALUES} values for one record` }]);
     }
     const offer = normalizeOffer(mapped as Record<string, unknown>, { ...this.normalizeCtx, network: this.network, defaultKind: this.stream.kind });
     const reasons = validateOffer(offer);
@@ -60,7 +69,38 @@ export class RecordMapper {
   }
 }
 
-const PLAIN: EvaluateOptions = { plainObjects: true };
+// normalizeOffer skips keys whose value is undefined, so the map's result object may keep them
+const PLAIN: EvaluateOptions = { plainObjects: true, looseResult: true };
+
+// Mapping runs synchronously record after record; the API may share the process, so after BUSY_MS of
+// mapping without a break, pending I/O gets a turn.
+const BUSY_MS = 20;
+let lastTurn = performance.now();
+async function giveTurn(): Promise<void> {
+  await nextTurn();
+  lastTurn = performance.now();
+}
+
+/** Most values (objects, arrays and scalars, shared ones counted each time) one mapped record may hold. */
+export const MAX_VALUES = 100_000;
+function exceedsValues(value: unknown, max: number): boolean {
+  const stack: unknown[] = [value];
+  let count = 1;
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      if ((count += v.length) > max) return true;
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else {
+      for (const k in v) {
+        if (++count > max) return true;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return false;
+}
 
 /** Compiled expressions run synchronously (no promise per record); the rest go through jsonata. */
 function evaluate(expr: CompiledExpression, record: unknown, bindings: Bindings, options?: EvaluateOptions): unknown {

@@ -290,3 +290,28 @@ test('a run whose quarantine rate passes the limit fails, so its offers are neve
     assert.match(r.result.error!, /20 of 40 records were quarantined \(50%, limit 30%\)/);
   } finally { await srv.close(); }
 });
+
+test('a run reports its expressions: how many run compiled, and where in the spec those on jsonata are, in its result and its one summary log line', async () => {
+  const srv = await startServer((_req, res) => json(res, 200, { items: [{ id: 1, name: 'A' }, { id: 2, name: 'B' }] }));
+  try {
+    const r = await runYaml(specYaml({ stream: `  - name: items
+    kind: deal
+    request: { path: /items, query: { n: "{{ 1 + 1 }}" } }
+    records: items
+    filter: id > 0
+    map: '{"external_id": $string(id), "title": $eval("name"), "url": "https://x.example/" & id}'` }), { baseUrl: srv.url });
+    assert.equal(r.result.status, 'succeeded', r.result.error);
+    assert.deepEqual(r.offers.map((o) => o.title), ['A', 'B']);
+    const ex = r.result.expressions!;
+    // records, filter and the query template compile; $eval needs jsonata's evaluator
+    assert.equal(ex.compiled, 3);
+    assert.equal(ex.fallback, 1);
+    assert.match(ex.fallbacks[0].where, /^test\.yaml:\d+:\d+: streams\[0\]\.map$/);
+    assert.match(ex.fallbacks[0].reason, /\$eval/);
+    const summary = r.logs.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.msg === 'run finished');
+    assert.equal(summary.length, 1);
+    assert.equal(summary[0].status, 'succeeded');
+    assert.deepEqual(summary[0].expressions, ex);
+    assert.equal(summary[0].counts.offers, 2);
+  } finally { await srv.close(); }
+});

@@ -5,7 +5,9 @@ import pLimit from 'p-limit';
 import type { ConnectorSpec, RateLimit, Stream } from '../types/connector.generated.ts';
 import type { PacingRule } from '../http/rate-limit.ts';
 import type { Offer } from '../types/offer.generated.ts';
-import { compileExpression, renderValue, type Bindings } from '../expr/jsonata.ts';
+import { compileExpression, ExpressionError, renderValue, type Bindings } from '../expr/jsonata.ts';
+import { locateExpression } from '../spec/loader.ts';
+import { ExpressionUsage, trackExpressions, type ExpressionSummary } from '../expr/usage.ts';
 import { HttpRuntime, type ApiCall, type CallPacing } from '../http/runtime.ts';
 import { createAuth } from '../auth/index.ts';
 import type { Logger } from '../log/logger.ts';
@@ -14,6 +16,8 @@ import { parseDuration } from '../util/duration.ts';
 import { RecordMapper, type QuarantineItem } from '../map/mapper.ts';
 import { partitionLabel, readStream, type PageInfo, type RawRecord } from '../extract/stream-reader.ts';
 import type { ConfigValues } from '../spec/config.ts';
+import { BodyFailureLog, type ErrorPayload } from './error-payload.ts';
+import { ReauthRequiredError } from '../auth/oauth2.ts';
 
 export interface OfferSink {
   offers(batch: Offer[], info: PageInfo): Promise<void>;
@@ -39,6 +43,12 @@ export interface RunResult {
   duration_ms: number;
   error?: string;
   warnings: string[];
+  /** A failed run: the redacted first bytes of the page bodies that could not be decoded. */
+  error_payloads?: ErrorPayload[];
+  /** A failed run whose credentials the network refused for good (OAuth invalid_grant): no retry helps. */
+  reauth?: { reason: string };
+  /** The expressions the run used: how many run compiled, how many on `jsonata`, and where those are. */
+  expressions?: ExpressionSummary;
 }
 
 export interface RunOptions {
@@ -62,11 +72,22 @@ export interface RunOptions {
 }
 
 export async function runConnector(o: RunOptions): Promise<RunResult> {
+  const usage = new ExpressionUsage();
+  const result = await trackExpressions(usage, () => run(o));
+  result.expressions = usage.summary((source) => locateExpression(o.spec, source));
+  // one line per run: its outcome, and the expressions that ran on jsonata (slower) with where they are
+  const { status, complete, duration_ms, counts, error } = result;
+  o.logger[status === 'succeeded' ? 'info' : 'warn']({ connector: o.spec.id, status, complete, duration_ms, counts, error, expressions: result.expressions }, 'run finished');
+  return result;
+}
+
+async function run(o: RunOptions): Promise<RunResult> {
   const { spec, logger } = o;
   const started = Date.now();
   const warnings: string[] = [];
   const counts: RunProgress = { pages: 0, records: 0, offers: 0, quarantined: 0, filtered: 0, api_calls: 0 };
   const streams: Record<string, StreamOutcome> = {};
+  const bodyFailures = new BodyFailureLog();
   if (spec.status === 'retired' || spec.status === 'deprecated' || spec.notice) {
     const lifecycle = spec.status && spec.status !== 'active' ? `${spec.name} is ${spec.status}${spec.successor ? `; use the "${spec.successor}" connector instead` : ''}.` : `${spec.name}:`;
     const text = `${lifecycle} ${spec.notice ?? ''}`.trim();
@@ -117,7 +138,7 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
   try {
     runtime.auth = await createAuth(spec.auth, base, runtime, o.redactor);
     const baseUrl = String(await renderValue(spec.base_url, base));
-    const ctx: StreamContext = { o, runtime, baseUrl, base, counts, parentCache: new Map() };
+    const ctx: StreamContext = { o, runtime, baseUrl, base, counts, parentCache: new Map(), bodyFailures };
     for (const stream of spec.streams) {
       if (stream.emit === false) continue;
       if (o.streams && !o.streams.includes(stream.name)) continue;
@@ -139,8 +160,14 @@ export async function runConnector(o: RunOptions): Promise<RunResult> {
     stop.abort(e);
     const err = o.redactor.redactError(e);
     const cancelled = o.signal?.aborted === true;
+    // an expression that failed the run (a guard stopped it) is named by its spec file, line and field
+    const where = e instanceof ExpressionError ? locateExpression(spec, e.source) : undefined;
+    if (where) err.message = `${where}: ${err.message}`;
     logger.error({ connector: spec.id, err: { message: err.message, name: err.name } }, cancelled ? 'run cancelled' : 'run failed');
-    return finish(cancelled ? 'cancelled' : 'failed', err.message);
+    const out = finish(cancelled ? 'cancelled' : 'failed', err.message);
+    if (bodyFailures.size) out.error_payloads = await bodyFailures.payloads(o.redactor);
+    if (e instanceof ReauthRequiredError) out.reauth = { reason: err.message };
+    return out;
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort);
     await runtime.close();
@@ -160,6 +187,7 @@ interface StreamContext {
   base: Bindings;
   counts: RunProgress;
   parentCache: Map<string, RawRecord[]>;
+  bodyFailures: BodyFailureLog;
 }
 
 async function runStream(ctx: StreamContext, stream: Stream): Promise<StreamOutcome> {
@@ -178,6 +206,7 @@ async function runStream(ctx: StreamContext, stream: Stream): Promise<StreamOutc
     const result = await readStream({
       spec: o.spec, stream, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings, pacing: streamPacing(stream, o), auth,
       maxPages: o.maxPages ?? Infinity,
+      onBodyError: (f) => ctx.bodyFailures.add(f),
       onPage: () => { ctx.counts.pages++; outcome.pages++; o.onProgress?.(ctx.counts); },
       onBatch: async (records, info) => {
         const offers: Offer[] = [];
@@ -237,6 +266,7 @@ async function partitionValues(ctx: StreamContext, stream: Stream): Promise<unkn
         spec: ctx.o.spec, stream: parent, baseUrl: ctx.baseUrl, runtime: ctx.runtime, bindings, pacing: streamPacing(parent, ctx.o),
         auth: parent.auth ? await createAuth(parent.auth, ctx.base, ctx.runtime, ctx.o.redactor) : undefined,
         maxPages: ctx.o.maxPages ?? Infinity,
+        onBodyError: (f) => ctx.bodyFailures.add(f),
         onPage: () => { ctx.counts.pages++; },
         onBatch: async (batch) => {
           for (const r of batch) if (!filter || truthy(await filter.evaluate(r, bindings))) collected.push(r);
@@ -259,6 +289,12 @@ function streamPacing(stream: Stream, o: RunOptions): CallPacing | undefined {
   return stream.rate_limit ? { key: `stream:${stream.name}`, rule: pacingRule(stream.rate_limit, o.pacingOverride) } : undefined;
 }
 
+/**
+ * The DSL's default `incremental.lookback`: tolerates an upstream clock 10 minutes off (or set back by that
+ * much), with room for stamps in whole seconds and writes that become visible a little after their stamp.
+ */
+export const DEFAULT_LOOKBACK_MS = 15 * 60_000;
+
 async function incrementalWindow(o: RunOptions, stream: Stream): Promise<{ start?: string | number; end: string } | undefined> {
   const inc = stream.incremental;
   if (!inc) return undefined;
@@ -267,7 +303,8 @@ async function incrementalWindow(o: RunOptions, stream: Stream): Promise<{ start
   const initial = inc.start ? await renderValue(inc.start, { config: o.config }) : undefined;
   const from = saved ?? (initial === '' || initial === null ? undefined : (initial as string | number | undefined));
   if (from === undefined) return { end };
-  const lookback = parseDuration(inc.lookback, 0);
+  // Consecutive windows overlap by default: clocks that disagree by minutes (or get corrected) lose nothing.
+  const lookback = parseDuration(inc.lookback, DEFAULT_LOOKBACK_MS);
   if ((inc.type ?? 'datetime') === 'number') return { start: Number(from), end };
   const t = Date.parse(String(from));
   if (Number.isNaN(t)) throw new Error(`incremental cursor of stream ${stream.name} is not a date: ${String(from)}`);

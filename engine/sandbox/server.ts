@@ -1,6 +1,8 @@
 // The generic sandbox every connector uses: serves the sample responses in connectors/<id>/sandbox/ on
 // 127.0.0.1, enforcing the connector's own auth scheme (its OAuth token endpoint included) with the
-// sandbox's credentials, and optionally injecting throttling and failures once per page.
+// sandbox's credentials, and optionally injecting throttling and failures once per page. Signed requests are
+// checked against the sandbox's clock as real networks do (a signature date more than `signature_max_skew` away
+// is refused), and that clock can be set off from the machine's to test clock skew.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { specPath } from '../spec/registry.ts';
 import { renderStringMap, renderValue, type Bindings } from '../expr/jsonata.ts';
 import { signSigV4 } from '../auth/sigv4.ts';
 import { digest } from '../auth/signature.ts';
+import { parseDuration } from '../util/duration.ts';
 
 export interface SandboxResponse {
   status?: number;
@@ -39,11 +42,17 @@ export interface SandboxDefinition {
   token?: SandboxResponse;
   /** Header carrying the signature date, for the `signature` auth recipe. */
   signature_date_header?: string;
+  /** How far a signature's date (signature recipe, SigV4) may be from the sandbox's clock; default 5m, as AWS. */
+  signature_max_skew?: string | number;
   routes: SandboxRoute[];
   expect?: { quarantined?: number };
 }
 
-export interface SandboxOptions { port?: number; faults?: 'once-per-page'; dir?: string; spec?: ConnectorSpec }
+export interface SandboxOptions {
+  port?: number; faults?: 'once-per-page'; dir?: string; spec?: ConnectorSpec;
+  /** The sandbox's clock runs this far ahead of the machine's (negative: behind); its Date headers show it. */
+  clockOffsetMs?: number;
+}
 
 export interface RunningSandbox {
   url: string;
@@ -76,11 +85,12 @@ export async function serveSandbox(
   spec: ConnectorSpec, dir: string, definition: SandboxDefinition, config: Record<string, unknown>, configFile: string, opts: SandboxOptions = {},
 ): Promise<RunningSandbox> {
   const bindings: Bindings = { config };
+  const clock: SandboxClock = { now: () => Date.now() + (opts.clockOffsetMs ?? 0), maxSkewMs: parseDuration(definition.signature_max_skew, 5 * 60_000) };
   // A request passes with the connector's credentials or with those of any stream that has its own auth.
   // The connector's own scheme counts only when some stream uses it (a stream without its own auth that authenticates).
   const connectorAuthUsed = spec.streams.some((st) => !st.auth && st.authenticate !== false);
   const schemes = [...(connectorAuthUsed ? [spec.auth] : []), ...spec.streams.map((st) => st.auth).filter((a) => a !== undefined)];
-  const checkers = await Promise.all((schemes.length ? schemes : [undefined]).map((a) => authChecker(a, definition, bindings)));
+  const checkers = await Promise.all((schemes.length ? schemes : [undefined]).map((a) => authChecker(a, definition, bindings, clock)));
   const auth: AuthChecker = {
     queryParams: new Set(checkers.flatMap((c) => [...c.queryParams])),
     check: async (req, url, body) => {
@@ -95,6 +105,7 @@ export async function serveSandbox(
 
   const server = createServer(async (req, res) => {
     try {
+      res.setHeader('date', new Date(clock.now()).toUTCString());
       const body = await readBody(req);
       const url = new URL(req.url ?? '/', 'http://sandbox');
       const send = async (r: SandboxResponse) => {
@@ -221,7 +232,21 @@ interface AuthChecker {
   issueToken(req: IncomingMessage, body: Buffer): Promise<SandboxResponse>;
 }
 
-async function authChecker(a: Auth | undefined, def: SandboxDefinition, bindings: Bindings): Promise<AuthChecker> {
+interface SandboxClock { now(): number; maxSkewMs: number }
+
+/** A signature date as the recipe formats it → epoch ms (NaN when unreadable). */
+function parseSignDate(v: string, format: string | undefined): number {
+  switch (format) {
+    case 'unix': return /^\d+$/.test(v) ? Number(v) * 1000 : NaN;
+    case 'unix_ms': return /^\d+$/.test(v) ? Number(v) : NaN;
+    case 'iso8601_basic': return Date.parse(v.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    default: return Date.parse(v);
+  }
+}
+
+const fresh = (clock: SandboxClock, at: number) => Number.isFinite(at) && Math.abs(clock.now() - at) <= clock.maxSkewMs;
+
+async function authChecker(a: Auth | undefined, def: SandboxDefinition, bindings: Bindings, clock: SandboxClock): Promise<AuthChecker> {
   const str = async (v: string | undefined) => (v === undefined ? '' : String((await renderValue(v, bindings)) ?? ''));
   const none: AuthChecker = { queryParams: new Set(), check: async () => true, issueToken: async () => ({ status: 404 }) };
   if (!a || a.type === 'none') return none;
@@ -300,20 +325,24 @@ async function authChecker(a: Auth | undefined, def: SandboxDefinition, bindings
           if (!given || !date || !signed.length) return false;
           const headers: Record<string, string> = {};
           for (const h of signed) if (h !== 'host' && h !== 'x-amz-date') headers[h] = header(req, h) ?? '';
-          const now = new Date(date.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+          const now = new Date(parseSignDate(date, 'iso8601_basic'));
+          if (!fresh(clock, now.getTime())) return false;
           const expected = signSigV4({ method: req.method ?? 'GET', url: `http://${header(req, 'host')}${req.url}`, headers, body: body.length ? body : undefined }, creds, now);
           return same(expected.Authorization, given);
         },
       };
     }
     case 'signature': {
-      const dateHeader = def.signature_date_header;
+      // Where the recipe sends its date: the definition says, or a header / query parameter that is exactly $sign.date.
+      const carriesDate = (t: unknown) => typeof t === 'string' && /^\{\{\s*\$sign\.date\s*\}\}$/.test(t.trim());
+      const dateHeader = def.signature_date_header ?? Object.keys(a.headers ?? {}).find((k) => carriesDate(a.headers![k]));
+      const dateQuery = dateHeader ? undefined : Object.keys(a.query ?? {}).find((k) => carriesDate(a.query![k]));
       return {
         ...none,
         queryParams: new Set(Object.keys(a.query ?? {})),
         check: async (req, url, body) => {
-          const date = dateHeader ? header(req, dateHeader) : undefined;
-          if (dateHeader && !date) return false;
+          const date = dateHeader ? header(req, dateHeader) : dateQuery ? url.searchParams.get(dateQuery) ?? undefined : undefined;
+          if ((dateHeader || dateQuery) && (!date || !fresh(clock, parseSignDate(date, a.date_format)))) return false;
           const query = Object.fromEntries([...url.searchParams].filter(([k]) => !(k in (a.query ?? {}))));
           const request = { method: req.method, path: url.pathname, query, query_string: new URLSearchParams(query).toString(), host: header(req, 'host'), body: body.toString('utf8') };
           const sign: Record<string, string> = { date: date ?? '', nonce: '' };

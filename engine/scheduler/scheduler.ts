@@ -3,6 +3,8 @@
 // exponential backoff after a failed run, and a circuit breaker: after N consecutive failed runs a connector
 // stops running until a cool-down has passed, then one trial run decides (success closes, failure re-opens).
 // Admins pause/resume connectors, override schedules and start runs on demand; all of it is published as events.
+// A connector whose credentials the network refused for good (OAuth invalid_grant) needs re-authentication: it
+// is not run again until its credentials change.
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ConnectorSpec } from '../types/connector.generated.ts';
@@ -14,6 +16,8 @@ import { listConnectorIds, specPath } from '../spec/registry.ts';
 import { envConfigSource, resolveConfig, type ConfigSource } from '../spec/config.ts';
 import { secretStoreConfigSource } from '../spec/secret-config.ts';
 import { SecretStore } from '../store/secrets.ts';
+import { sameCredentials } from '../auth/reauth.ts';
+import type { ConfigValues } from '../spec/config.ts';
 import { RunInProgressError, ServingStore, type CommitCounts } from '../store/serving-store.ts';
 import type { AdminStore, BreakerState, ConnectorSettings, SchedulerState } from '../store/admin-store.ts';
 import { syncConnector, type SyncOptions } from '../sync/sync-connector.ts';
@@ -48,8 +52,8 @@ export interface RunHandle { jobId: string; connector: string; done: Promise<Run
 export interface ConnectorStatus {
   connector: string;
   name?: string;
-  state: 'scheduled' | 'queued' | 'running' | 'paused' | 'breaker_open' | 'unconfigured' | 'retired' | 'invalid';
-  /** Why the connector does not run (unconfigured, invalid spec, retired). */
+  state: 'scheduled' | 'queued' | 'running' | 'paused' | 'breaker_open' | 'unconfigured' | 'retired' | 'invalid' | 'needs_reauth';
+  /** Why the connector does not run (unconfigured, invalid spec, retired, credentials refused). */
   problem?: string;
   schedule: EffectiveSchedule | null;
   next_run_at: string | null;
@@ -121,7 +125,7 @@ interface Entry {
   spec?: ConnectorSpec;
   schedule: EffectiveSchedule | null;
   settings?: ConnectorSettings;
-  problem?: { state: 'unconfigured' | 'retired' | 'invalid'; message: string };
+  problem?: { state: 'unconfigured' | 'retired' | 'invalid' | 'needs_reauth'; message: string };
   timer?: NodeJS.Timeout;
   nextAt?: Date;
   nextReason?: ConnectorStatus['next_reason'];
@@ -217,6 +221,8 @@ export class Scheduler {
     const entry = await this.entryFor(id);
     const running = this.jobs.get(id);
     if (running) throw new AlreadyRunningError(id, running.jobId);
+    // Credentials may have been replaced since the mark was read.
+    if (entry.problem?.state === 'needs_reauth') await this.load(entry);
     if (entry.problem && entry.problem.state !== 'retired') throw new Error(`${id} cannot run: ${entry.problem.message}`);
     const job = this.enqueue(entry, 'manual', o.full ?? false, o.actor);
     return { jobId: job.jobId, connector: id, done: job.done };
@@ -324,20 +330,38 @@ export class Scheduler {
       entry.problem = { state: 'retired', message: `${spec.name} is retired${spec.successor ? `; use ${spec.successor}` : ''}` };
       return;
     }
+    let config: ConfigValues;
     try {
-      await this.resolve(spec, new Redactor());
+      config = await this.resolve(spec, new Redactor());
     } catch (e) {
       entry.problem = { state: 'unconfigured', message: (e as Error).message };
+      return;
     }
+    const mark = await this.withConfigStore((store) => store.needsReauth(spec.id));
+    if (!mark) return;
+    if (mark.fingerprint && !sameCredentials(mark.fingerprint, spec, config)) {
+      // New credentials (the environment changed, say): try them.
+      await this.withConfigStore((store) => store.clearNeedsReauth(spec.id));
+      safePublish(this.o.events, 'scheduler.connector', { connector: spec.id, needs_reauth: false, reason: 'credentials changed' });
+      return;
+    }
+    entry.problem = { state: 'needs_reauth', message: mark.reason };
   }
 
   /** Settings of a run; one resolution at a time, as they share the scheduler's store connection. */
   private resolve(spec: ConnectorSpec, redactor: Redactor) {
-    const next = this.resolving.then(async () => {
-      this.configStore ??= await ServingStore.open(this.o.storePath);
-      const secrets = new SecretStore(this.configStore);
+    return this.withConfigStore((store) => {
+      const secrets = new SecretStore(store);
       const sources = this.o.configSources ? this.o.configSources(spec, secrets) : [envConfigSource(), secretStoreConfigSource(secrets)];
       return resolveConfig(spec, sources, redactor);
+    });
+  }
+
+  /** One operation at a time on the scheduler's own store connection. */
+  private withConfigStore<T>(fn: (store: ServingStore) => Promise<T>): Promise<T> {
+    const next = this.resolving.then(async () => {
+      this.configStore ??= await ServingStore.open(this.o.storePath);
+      return fn(this.configStore);
     });
     this.resolving = next.catch(() => undefined);
     return next;
@@ -504,6 +528,11 @@ export class Scheduler {
         },
       });
       job.runId = out.runId;
+      if (out.result.reauth) {
+        // Not scheduled again until its credentials change (checked by every load).
+        entry.problem = { state: 'needs_reauth', message: out.result.reauth.reason };
+        safePublish(this.o.events, 'scheduler.connector', { connector: entry.id, needs_reauth: true, reason: out.result.reauth.reason });
+      }
       return summary(out.result.status, { runId: out.runId, counts: out.counts, error: out.result.error });
     } catch (e) {
       if (e instanceof RunInProgressError) return summary('skipped', { error: e.message });

@@ -1,15 +1,20 @@
 // Loads a connector spec: YAML with positions → schema check → semantic checks (expressions compile,
 // stream references resolve, settings referenced exist). Any mistake becomes a SpecError naming
 // file, line, column and what is wrong; nothing runs from an invalid spec.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { ConnectorSpec, Stream } from '../types/connector.generated.ts';
 import { createAjv, explainErrors } from '../validate/ajv.ts';
 import { compileExpression, compileTemplate, ExpressionError, hasTemplate } from '../expr/jsonata.ts';
+import { regexProblem } from '../expr/regex-guard.ts';
 import { SpecError, YamlSource } from './yaml-source.ts';
 
 export { SpecError };
+
+/** Largest spec accepted, in bytes; the shipped specs are under 16 KiB. A spec can come from the wizard or
+ *  a file someone sent, and every byte of it is parsed, validated and compiled. */
+export const MAX_SPEC_BYTES = 1024 * 1024;
 
 const schema = JSON.parse(readFileSync(new URL('../../schema/connector.schema.json', import.meta.url), 'utf8'));
 const validateSchema = createAjv({ verbose: true }).compile(schema);
@@ -37,12 +42,19 @@ export interface LoadedSpec {
 
 export async function loadSpecFile(file: string): Promise<LoadedSpec> {
   const abs = resolve(file);
+  // the size is checked before reading: a huge file is refused without being held in memory
+  const { size } = await stat(abs);
+  if (size > MAX_SPEC_BYTES) throw tooLarge(abs, size);
   const text = await readFile(abs, 'utf8');
   return { spec: parseSpec(text, abs), file: abs, dir: dirname(abs) };
 }
 
+const tooLarge = (file: string, bytes: number) =>
+  new SpecValidationError([new SpecError(file, 1, 1, `spec is ${bytes} bytes, larger than the limit of ${MAX_SPEC_BYTES} bytes (1 MiB)`)]);
+
 export function parseSpec(text: string, file = '<spec>'): ConnectorSpec {
-  if (text.length > 2_000_000) throw new SpecValidationError([new SpecError(file, 1, 1, 'spec file is larger than 2 MB')]);
+  // a UTF-16 length above the limit is at least as many bytes; the exact count only for the rest
+  if (text.length > MAX_SPEC_BYTES || Buffer.byteLength(text, 'utf8') > MAX_SPEC_BYTES) throw tooLarge(file, Buffer.byteLength(text, 'utf8'));
   let src: YamlSource;
   let data: unknown;
   try {
@@ -62,8 +74,92 @@ export function parseSpec(text: string, file = '<spec>'): ConnectorSpec {
   const spec = data as ConnectorSpec;
   checkExpressions(spec, src, [], errors);
   checkSemantics(spec, src, file, errors);
+  checkConfigSchema(spec, src, errors);
   if (errors.length) throw new SpecValidationError(errors);
+  sources.set(spec, src);
   return spec;
+}
+
+// ---- where an expression comes from ----------------------------------------------------------------
+
+const sources = new WeakMap<ConnectorSpec, YamlSource>();
+
+/**
+ * "file:line:col: streams[0].map" for the field of `spec` holding the expression `source` (whole, or as a
+ * {{ }} part of a template), for run-time errors; the field alone when the spec was not loaded from text
+ * here, undefined when no field holds it.
+ */
+export function locateExpression(spec: ConnectorSpec, source: string): string | undefined {
+  const src = sources.get(spec);
+  const stack: Array<[unknown, Array<string | number>]> = [[spec, []]];
+  while (stack.length) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === 'string') {
+      let index = value === source ? 0 : -1;
+      if (index < 0 && hasTemplate(value)) {
+        for (const m of value.matchAll(/\{\{([\s\S]*?)\}\}/g)) {
+          if (m[1].trim() === source) { index = (m.index ?? 0) + m[0].indexOf(source); break; }
+        }
+      }
+      if (index < 0) continue;
+      if (!src) return label(path);
+      const p = src.posInString(path, index);
+      return `${p.file}:${p.line}:${p.column}: ${label(path)}`;
+    }
+    if (Array.isArray(value)) for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], [...path, i]]);
+    else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value).reverse()) if (!(path.length === 0 && k === 'config')) stack.push([v, [...path, k]]);
+    }
+  }
+  return undefined;
+}
+
+// ---- the settings schema ------------------------------------------------------------------------------
+
+/** Most objects and arrays the `config` schema may hold (the shipped ones hold at most 29): ajv compiles a
+ *  schema synchronously, and a 650 KB one takes it 15 s. */
+export const MAX_CONFIG_SCHEMA_NODES = 500;
+
+/**
+ * `config` is a JSON Schema run by ajv on every run (and on values admins type in): it must stay small, its
+ * regexes must not backtrack catastrophically, and it must compile (no remote $ref, valid patterns) now
+ * rather than at run time.
+ */
+function checkConfigSchema(spec: ConnectorSpec, src: YamlSource, errors: SpecError[]): void {
+  if (!spec.config) return;
+  const before = errors.length;
+  const stack: Array<[unknown, Array<string | number>]> = [[spec.config, ['config']]];
+  let nodes = 0;
+  while (stack.length) {
+    const [value, path] = stack.pop()!;
+    if (!value || typeof value !== 'object') continue;
+    if (++nodes > MAX_CONFIG_SCHEMA_NODES) {
+      errors.push(src.error(path, `config: the settings schema holds more than ${MAX_CONFIG_SCHEMA_NODES} objects and arrays (limit ${MAX_CONFIG_SCHEMA_NODES})`));
+      return;
+    }
+    if (Array.isArray(value)) { value.forEach((v, i) => stack.push([v, [...path, i]])); continue; }
+    for (const [k, v] of Object.entries(value)) {
+      const here = [...path, k];
+      // ajv builds patterns with the u flag
+      if (k === 'pattern' && typeof v === 'string') {
+        const why = regexProblem(v, 'u');
+        if (why) errors.push(src.error(here, `${label(here)}: unsafe regular expression /${v}/: ${why}`));
+      } else if (k === 'patternProperties' && v && typeof v === 'object') {
+        for (const key of Object.keys(v)) {
+          const why = regexProblem(key, 'u');
+          if (why) errors.push(src.error([...here, key], `${label(here)}: unsafe regular expression /${key}/: ${why}`, true));
+        }
+      }
+      // enum, default, examples and const hold data, not schemas
+      if (k !== 'enum' && k !== 'default' && k !== 'examples' && k !== 'const') stack.push([v, here]);
+    }
+  }
+  if (errors.length > before) return;
+  try {
+    createAjv({ coerceTypes: true, useDefaults: true }).compile(spec.config);
+  } catch (e) {
+    errors.push(src.error(['config'], `config is not a usable JSON Schema: ${(e as Error).message.split('\n')[0]}`));
+  }
 }
 
 function valueAt(data: unknown, path: Array<string | number>): unknown {

@@ -37,6 +37,8 @@ export class SecretStore {
       await run(this.store.conn, 'INSERT INTO secrets VALUES ($c, $n, $iv, $ct, $tag, now()::TIMESTAMP)', {
         c: connector, n: name, iv: iv.toString('base64'), ct: ciphertext.toString('base64'), tag: tag.toString('base64'),
       });
+      // New credentials end a pending re-authentication: the scheduler runs the connector again.
+      await this.store.clearNeedsReauth(connector);
     });
   }
 

@@ -4,13 +4,14 @@
 // writes the history events into the outbox in that same transaction: a crash leaves all of it or none.
 import { hostname } from 'node:os';
 import { createHash, randomUUID } from 'node:crypto';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { blobValue, type DuckDBConnection, type DuckDBInstance } from '@duckdb/node-api';
 import type { Offer } from '../types/offer.generated.ts';
 import type { ApiCall } from '../http/runtime.ts';
 import type { QuarantineItem } from '../map/mapper.ts';
 import type { RunResult } from '../run/runner.ts';
+import type { ErrorPayload } from '../run/error-payload.ts';
 import { all, openDuckDB, run, transaction } from './duckdb.ts';
-import { contentHash, groupKey, offerId } from './offer-identity.ts';
+import { canonicalOfferJson, groupKey, hashText, offerId, stableStringify } from './offer-identity.ts';
 
 export class RunInProgressError extends Error {
   constructor(connector: string, runId: string, pid: number) {
@@ -44,7 +45,62 @@ const extract = (j: string) => `
   CAST(${j}->'$.tags' AS VARCHAR[]) AS tags, ${j}->'$.payout' AS payout,
   TRY_CAST(${j}->>'$.starts_at' AS TIMESTAMP) AS starts_at, TRY_CAST(${j}->>'$.expires_at' AS TIMESTAMP) AS expires_at`;
 
+/** The same typed columns from one parse of the JSON (from_json into this struct), with the same casts. */
+const OFFER_STRUCT = JSON.stringify({
+  kind: 'VARCHAR', title: 'VARCHAR', description: 'VARCHAR', url: 'VARCHAR', landing_url: 'VARCHAR', image_url: 'VARCHAR',
+  merchant_id: 'VARCHAR', merchant_name: 'VARCHAR', price: 'VARCHAR', sale_price: 'VARCHAR', currency: 'VARCHAR', coupon_code: 'VARCHAR',
+  categories: ['VARCHAR'], countries: ['VARCHAR'], languages: ['VARCHAR'], tags: ['VARCHAR'], payout: 'JSON', starts_at: 'VARCHAR', expires_at: 'VARCHAR',
+});
+const typedColumns = (j: string) => `
+  ${j}.kind AS kind, ${j}.title AS title, ${j}.description AS description, ${j}.url AS url, ${j}.landing_url AS landing_url,
+  ${j}.image_url AS image_url, ${j}.merchant_id AS merchant_id, ${j}.merchant_name AS merchant_name, TRY_CAST(${j}.price AS DOUBLE) AS price,
+  TRY_CAST(${j}.sale_price AS DOUBLE) AS sale_price, ${j}.currency AS currency, ${j}.coupon_code AS coupon_code, ${j}.categories AS categories,
+  ${j}.countries AS countries, ${j}.languages AS languages, ${j}.tags AS tags, ${j}.payout AS payout,
+  TRY_CAST(${j}.starts_at AS TIMESTAMP) AS starts_at, TRY_CAST(${j}.expires_at AS TIMESTAMP) AS expires_at`;
+
+const SEPARATOR = /[\t\n]/;
+
+/**
+ * A batch of stage rows as one UTF-8 text, `seq \t network \t external_id \t group_key \t data \t content_hash` per
+ * line. Each row is encoded to UTF-8 once, straight into the buffer DuckDB receives, and its content hash is taken
+ * over those bytes (the same SHA-1 as over the string): no per-row string for the line, no second encoding.
+ */
+class StageText {
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private length = 0;
+  rows = 0;
+
+  add(seq: number, network: string, externalId: string, group: string, data: string): void {
+    const head = `${seq}\t${network}\t${externalId}\t${group}\t`;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; the tail is a tab, 40 hex digits and a line break.
+    this.reserve(3 * (head.length + data.length) + 42);
+    this.length += this.buf.write(head, this.length);
+    const start = this.length;
+    this.length += this.buf.write(data, this.length);
+    const hash = hashText(this.buf.subarray(start, this.length));
+    this.length += this.buf.write(`\t${hash}\n`, this.length, 'latin1');
+    this.rows++;
+  }
+
+  /** The text without its last line break. */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, Math.max(0, this.length - 1));
+  }
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+}
+
+const stageName = (runId: string) => `temp.offer_stage_${createHash('sha1').update(runId).digest('hex').slice(0, 16)}`;
+
 export class ServingStore {
+  /** Stage tables this connection created (one per run in progress). */
+  private readonly stages = new Set<string>();
+
   private constructor(readonly path: string, private readonly db: DuckDBInstance, readonly conn: DuckDBConnection) {}
 
   static async open(path: string): Promise<ServingStore> {
@@ -76,39 +132,84 @@ export class ServingStore {
     return runId;
   }
 
-  /** Appends a batch of offers to the run's stage (fast path: DuckDB appender). */
+  /**
+   * Appends a batch of offers to the run's stage: a temporary table of this connection, so staging writes no WAL
+   * and a crashed run leaves nothing behind. Each offer is serialized once, to its canonical JSON (keys sorted),
+   * which is both the stored document and the content hash's input; the batch goes to DuckDB as one text that
+   * DuckDB splits and validates on its own threads, so the JavaScript thread does no per-value appends.
+   */
   async stageOffers(runId: string, offers: Offer[], seqStart: number): Promise<void> {
-    const appender = await this.conn.createAppender('offer_stage');
+    const table = await this.stageTable(runId);
+    const text = new StageText();
+    const odd: Array<[number, string, string, string, string, string]> = [];
     let seq = seqStart;
     for (const o of offers) {
-      appender.appendVarchar(runId);
-      appender.appendBigInt(BigInt(seq++));
-      appender.appendVarchar(o.network);
-      appender.appendVarchar(o.external_id);
-      appender.appendVarchar(contentHash(o));
-      appender.appendVarchar(groupKey(o));
-      appender.appendVarchar(JSON.stringify(o));
-      appender.endRow();
+      const canonical = canonicalOfferJson(o);
+      const group = groupKey(o);
+      // The text is split on tabs and line breaks: the JSON has none raw (JSON escapes them), the other fields
+      // rarely do. Those rows, and offers JSON cannot carry as they are (hashed over stableStringify, stored as
+      // JSON.stringify), go through the appender instead.
+      if (canonical === undefined || SEPARATOR.test(o.network) || SEPARATOR.test(o.external_id) || SEPARATOR.test(group)) {
+        odd.push([seq++, o.network, o.external_id, hashText(canonical ?? stableStringify(o)), group, canonical ?? JSON.stringify(o)]);
+      } else {
+        text.add(seq++, o.network, o.external_id, group, canonical);
+      }
     }
-    appender.flushSync();
-    appender.closeSync();
+    if (text.rows) {
+      await run(this.conn, `INSERT INTO ${table} SELECT p[1]::BIGINT, p[2], p[3], p[6], p[4], p[5]
+        FROM (SELECT string_split(line, chr(9)) AS p FROM (SELECT unnest(string_split(decode($b), chr(10))) AS line))`, { b: blobValue(text.bytes()) });
+    }
+    if (odd.length) {
+      const a = await this.conn.createAppender(table.slice('temp.'.length), null, 'temp');
+      for (const [sq, network, externalId, hash, group, data] of odd) {
+        a.appendBigInt(BigInt(sq)); a.appendVarchar(network); a.appendVarchar(externalId); a.appendVarchar(hash); a.appendVarchar(group); a.appendVarchar(data);
+        a.endRow();
+      }
+      a.flushSync(); a.closeSync();
+    }
+  }
+
+  /** The run's stage table (created on first use): temporary, so only this connection sees it and a crash drops it. */
+  private async stageTable(runId: string): Promise<string> {
+    const name = stageName(runId);
+    if (!this.stages.has(name)) {
+      await run(this.conn, `CREATE TEMP TABLE IF NOT EXISTS ${name.slice('temp.'.length)} (seq BIGINT NOT NULL, network VARCHAR NOT NULL,
+        external_id VARCHAR NOT NULL, content_hash VARCHAR NOT NULL, group_key VARCHAR NOT NULL, data JSON NOT NULL)`);
+      this.stages.add(name);
+    }
+    return name;
+  }
+
+  private async dropStage(runId: string): Promise<void> {
+    const name = stageName(runId);
+    await run(this.conn, `DROP TABLE IF EXISTS ${name}`);
+    this.stages.delete(name);
   }
 
   /** Merges the staged offers and records the run, its API calls, quarantine and history, all in one transaction. */
   async commitRun(runId: string, connector: string, result: RunResult, extras: { apiCalls: ApiCall[]; quarantine: QuarantineItem[] }, opts: CommitOptions): Promise<CommitCounts> {
     const now = ts(opts.now ?? new Date());
+    const stage = await this.stageTable(runId);
+    try {
+      return await this.mergeRun(stage, runId, connector, result, extras, opts, now);
+    } finally {
+      await this.dropStage(runId).catch(() => undefined);
+    }
+  }
+
+  private async mergeRun(stage: string, runId: string, connector: string, result: RunResult, extras: { apiCalls: ApiCall[]; quarantine: QuarantineItem[] }, opts: CommitOptions, now: string): Promise<CommitCounts> {
     const c = this.conn;
     return transaction(c, async () => {
       await run(c, 'DROP TABLE IF EXISTS temp.ch');
-      // Classify first on ids and hashes alone; typed columns are extracted only for rows that change.
+      // An offer staged twice (duplicates across pages) counts once, its first copy; most runs have no duplicates,
+      // so the window that picks first copies runs only when there are some.
+      const [{ dup }] = await all<{ dup: number }>(c, `SELECT (count(*) - count(DISTINCT external_id))::INTEGER AS dup FROM ${stage}`);
+      const staged = dup
+        ? `(SELECT seq, network, external_id, content_hash FROM ${stage} QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY seq) = 1)`
+        : stage;
+      // Classify on ids and hashes alone: the offers' JSON is read only for the rows that change.
       await run(c, `CREATE TEMP TABLE ch AS
-        WITH s AS (
-          SELECT network, external_id, content_hash, group_key, data FROM offer_stage WHERE run_id = $r
-          QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY seq) = 1
-        )
-        SELECT s.network, s.external_id, s.content_hash, s.group_key, s.data,
-          o.id AS oid, o.status AS prev_status, o.status_reason AS prev_reason, o.data AS prev_data,
-          o.content_hash AS prev_hash, o.version AS prev_version, o.missed_runs AS prev_missed,
+        SELECT s.seq, s.network, s.external_id, s.content_hash, coalesce(o.id, offer_id(s.network, s.external_id)) AS id,
           CASE
             WHEN o.id IS NULL THEN 'insert'
             WHEN o.content_hash <> s.content_hash AND o.status IN ('inactive', 'expired') THEN 'reactivate'
@@ -116,29 +217,43 @@ export class ServingStore {
             WHEN o.status = 'inactive' THEN 'reactivate'
             ELSE 'touch'
           END AS op
-        FROM s LEFT JOIN offers o ON o.network = s.network AND o.external_id = s.external_id`, { r: runId });
-      const changed = (ops: string) => `(SELECT ch.*, ${extract('ch.data')} FROM ch WHERE ch.op IN (${ops}))`;
-      // Statuses after the change: hidden stays hidden; a past expiry wins over active.
-      const newStatus = (prev: string) => `CASE WHEN ${prev} = 'hidden' THEN 'hidden' WHEN x.expires_at IS NOT NULL AND x.expires_at < $now THEN 'expired' ELSE 'active' END`;
-      await this.recordChanges(runId, now, `SELECT oid, op, prev_status, prev_reason, prev_data, prev_hash, prev_version, prev_missed FROM ch WHERE op IN ('update', 'reactivate')`);
-      await run(c, `UPDATE offers SET last_seen_at = $now, last_verified_at = $now, missed_runs = 0, last_run_id = $r
-        FROM ch WHERE ch.op = 'touch' AND offers.id = ch.oid`, { now, r: runId });
-      await run(c, `UPDATE offers SET ${OFFER_COLUMNS.split(',').map((col) => `${col.trim()} = x.${col.trim()}`).join(', ')},
-          data = x.data, group_key = x.group_key, content_hash = x.content_hash,
-          version = CASE WHEN x.content_hash <> offers.content_hash THEN offers.version + 1 ELSE offers.version END,
-          last_changed_at = CASE WHEN x.content_hash <> offers.content_hash THEN $now ELSE offers.last_changed_at END,
-          status = ${newStatus('offers.status')}, status_reason = NULL,
-          last_seen_at = $now, last_verified_at = $now, missed_runs = 0, last_run_id = $r
-        FROM ${changed("'update', 'reactivate'")} x WHERE offers.id = x.oid`, { now, r: runId });
-      await run(c, `INSERT INTO offers (id, network, external_id, ${OFFER_COLUMNS}, data, group_key, status, first_seen_at, last_seen_at,
-          last_verified_at, last_changed_at, version, content_hash, missed_runs, last_run_id)
-        SELECT offer_id(network, external_id), network, external_id, ${OFFER_COLUMNS}, data, group_key, ${newStatus("''")},
-          $now, $now, $now, $now, 1, content_hash, 0, $r
-        FROM ${changed("'insert'")} x`, { now, r: runId });
-      await run(c, `INSERT INTO offer_changes (run_id, offer_id, op, changed_at) SELECT $r, offer_id(network, external_id), 'insert', $now FROM ch WHERE op = 'insert'`, { r: runId, now });
-      await this.emitVersions(runId, now, `SELECT offer_id(network, external_id) AS id, op FROM ch WHERE op IN ('insert', 'update', 'reactivate')`);
+        FROM ${staged} s LEFT JOIN offers o ON o.network = s.network AND o.external_id = s.external_id`);
       const counts = await all<{ op: string; n: number }>(c, 'SELECT op, count(*)::INTEGER AS n FROM ch GROUP BY op');
       const n = (op: string) => counts.find((x) => x.op === op)?.n ?? 0;
+      // The new state of changed rows: staged JSON parsed once into the typed columns.
+      const changed = (ops: string) => `(SELECT ch.id, ch.network, ch.external_id, ch.content_hash, st.group_key, st.data, ${typedColumns('j')}
+        FROM ch JOIN ${stage} st ON st.seq = ch.seq, LATERAL (SELECT from_json(st.data, '${OFFER_STRUCT}') AS j)
+        WHERE ch.op IN (${ops}))`;
+      // Statuses after the change: hidden stays hidden; a past expiry wins over active.
+      const newStatus = (prev: string) => `CASE WHEN ${prev} = 'hidden' THEN 'hidden' WHEN x.expires_at IS NOT NULL AND x.expires_at < $now THEN 'expired' ELSE 'active' END`;
+      if (n('update') + n('reactivate')) {
+        await this.recordChanges(runId, now, `SELECT o.id, ch.op, o.status, o.status_reason, o.data, o.content_hash, o.version, o.missed_runs
+          FROM ch JOIN offers o ON o.id = ch.id WHERE ch.op IN ('update', 'reactivate')`);
+      }
+      if (n('touch')) {
+        await run(c, `UPDATE offers SET last_seen_at = $now, last_verified_at = $now, missed_runs = 0, last_run_id = $r
+          FROM ch WHERE ch.op = 'touch' AND offers.id = ch.id`, { now, r: runId });
+      }
+      if (n('update') + n('reactivate')) {
+        await run(c, `UPDATE offers SET ${OFFER_COLUMNS.split(',').map((col) => `${col.trim()} = x.${col.trim()}`).join(', ')},
+            data = x.data, group_key = x.group_key, content_hash = x.content_hash,
+            version = CASE WHEN x.content_hash <> offers.content_hash THEN offers.version + 1 ELSE offers.version END,
+            last_changed_at = CASE WHEN x.content_hash <> offers.content_hash THEN $now ELSE offers.last_changed_at END,
+            status = ${newStatus('offers.status')}, status_reason = NULL,
+            last_seen_at = $now, last_verified_at = $now, missed_runs = 0, last_run_id = $r
+          FROM ${changed("'update', 'reactivate'")} x WHERE offers.id = x.id`, { now, r: runId });
+      }
+      if (n('insert')) {
+        await run(c, `INSERT INTO offers (id, network, external_id, ${OFFER_COLUMNS}, data, group_key, status, first_seen_at, last_seen_at,
+            last_verified_at, last_changed_at, version, content_hash, missed_runs, last_run_id)
+          SELECT id, network, external_id, ${OFFER_COLUMNS}, data, group_key, ${newStatus("''")},
+            $now, $now, $now, $now, 1, content_hash, 0, $r
+          FROM ${changed("'insert'")} x`, { now, r: runId });
+        await run(c, `INSERT INTO offer_changes (run_id, offer_id, op, changed_at) SELECT $r, id, 'insert', $now FROM ch WHERE op = 'insert'`, { r: runId, now });
+      }
+      if (n('insert') + n('update') + n('reactivate')) {
+        await this.emitVersions(runId, now, `SELECT id, op FROM ch WHERE op IN ('insert', 'update', 'reactivate')`);
+      }
 
       let deactivated = 0;
       if (result.complete) {
@@ -146,13 +261,17 @@ export class ServingStore {
         await run(c, 'DROP TABLE IF EXISTS temp.missing');
         await run(c, `CREATE TEMP TABLE missing AS SELECT o.id, o.missed_runs + 1 AS missed FROM offers o
           WHERE o.network = $net AND o.status = 'active' AND NOT EXISTS (SELECT 1 FROM ch WHERE ch.external_id = o.external_id)`, { net: connector });
-        await this.recordChanges(runId, now, `SELECT o.id, 'deactivate', o.status, o.status_reason, NULL, NULL, NULL, o.missed_runs FROM offers o JOIN missing m ON m.id = o.id WHERE m.missed >= ${Math.max(1, opts.missedRunsToDeactivate)}`);
-        await run(c, `UPDATE offers SET missed_runs = m.missed,
-            status = CASE WHEN m.missed >= ${Math.max(1, opts.missedRunsToDeactivate)} THEN 'inactive' ELSE status END,
-            status_reason = CASE WHEN m.missed >= ${Math.max(1, opts.missedRunsToDeactivate)} THEN 'absent from ' || m.missed || ' complete runs' ELSE status_reason END
-          FROM missing m WHERE offers.id = m.id`);
-        await this.emitVersions(runId, now, `SELECT offer_id AS id, op FROM offer_changes WHERE run_id = $r AND op = 'deactivate'`);
-        [{ n: deactivated }] = await all<{ n: number }>(c, `SELECT count(*)::INTEGER AS n FROM offer_changes WHERE run_id = $r AND op = 'deactivate'`, { r: runId });
+        const threshold = Math.max(1, opts.missedRunsToDeactivate);
+        const [miss] = await all<{ n: number; out: number }>(c, `SELECT count(*)::INTEGER AS n, (count(*) FILTER (WHERE missed >= ${threshold}))::INTEGER AS out FROM missing`);
+        deactivated = miss.out;
+        if (deactivated) await this.recordChanges(runId, now, `SELECT o.id, 'deactivate', o.status, o.status_reason, NULL, NULL, NULL, o.missed_runs FROM offers o JOIN missing m ON m.id = o.id WHERE m.missed >= ${threshold}`);
+        if (miss.n) {
+          await run(c, `UPDATE offers SET missed_runs = m.missed,
+              status = CASE WHEN m.missed >= ${threshold} THEN 'inactive' ELSE status END,
+              status_reason = CASE WHEN m.missed >= ${threshold} THEN 'absent from ' || m.missed || ' complete runs' ELSE status_reason END
+            FROM missing m WHERE offers.id = m.id`);
+        }
+        if (deactivated) await this.emitVersions(runId, now, `SELECT id, 'deactivate' AS op FROM missing WHERE missed >= ${threshold}`);
       }
       const expired = await this.expire(runId, now, connector);
       const summary: CommitCounts = {
@@ -164,7 +283,6 @@ export class ServingStore {
         await run(c, 'DELETE FROM connector_state WHERE connector = $c AND stream = $s', { c: connector, s: stream });
         await run(c, 'INSERT INTO connector_state VALUES ($c, $s, $v, $r, $now)', { c: connector, s: stream, v: String(outcome.cursor), r: runId, now });
       }
-      await run(c, 'DELETE FROM offer_stage WHERE run_id = $r', { r: runId });
       await this.finishRun(runId, connector, 'succeeded', result, summary, extras, now);
       await run(c, 'DROP TABLE IF EXISTS temp.ch');
       await run(c, 'DROP TABLE IF EXISTS temp.missing');
@@ -174,11 +292,14 @@ export class ServingStore {
 
   /** Ends a run that will not commit (failed, cancelled): nothing of its offers lands; its record and API calls do. */
   async abortRun(runId: string, connector: string, result: RunResult, extras: { apiCalls: ApiCall[]; quarantine: QuarantineItem[] }, now = new Date()): Promise<void> {
-    await transaction(this.conn, async () => {
-      await run(this.conn, 'DELETE FROM offer_stage WHERE run_id = $r', { r: runId });
-      const counts: CommitCounts = { new: 0, updated: 0, unchanged: 0, deactivated: 0, expired: 0, reactivated: 0, quarantined: result.counts.quarantined, api_calls: extras.apiCalls.length, pages: result.counts.pages, records: result.counts.records };
-      await this.finishRun(runId, connector, result.status === 'succeeded' ? 'failed' : result.status, result, counts, extras, ts(now));
-    });
+    try {
+      await transaction(this.conn, async () => {
+        const counts: CommitCounts = { new: 0, updated: 0, unchanged: 0, deactivated: 0, expired: 0, reactivated: 0, quarantined: result.counts.quarantined, api_calls: extras.apiCalls.length, pages: result.counts.pages, records: result.counts.records };
+        await this.finishRun(runId, connector, result.status === 'succeeded' ? 'failed' : result.status, result, counts, extras, ts(now));
+      });
+    } finally {
+      await this.dropStage(runId).catch(() => undefined);
+    }
   }
 
   private async finishRun(runId: string, connector: string, status: string, result: RunResult, counts: CommitCounts, extras: { apiCalls: ApiCall[]; quarantine: QuarantineItem[] }, now: string): Promise<void> {
@@ -221,6 +342,8 @@ export class ServingStore {
   private async expire(runId: string, now: string, connector: string): Promise<number> {
     const c = this.conn;
     const where = `network = $net AND status = 'active' AND expires_at IS NOT NULL AND expires_at < $now`;
+    const [due] = await all<{ n: number }>(c, `SELECT count(*)::INTEGER AS n FROM offers WHERE ${where}`, { net: connector, now });
+    if (!due.n) return 0;
     await this.recordChanges(runId, now, `SELECT id, 'expire', status, status_reason, NULL, NULL, NULL, missed_runs FROM offers WHERE ${where}`, { net: connector });
     await run(c, `UPDATE offers SET status = 'expired', status_reason = 'expires_at passed' WHERE ${where}`, { net: connector, now });
     await this.emitVersions(runId, now, `SELECT offer_id AS id, op FROM offer_changes WHERE run_id = $r AND op = 'expire'`);
@@ -333,8 +456,14 @@ export class ServingStore {
         const events = await all<{ id: number; kind: string; payload: string }>(this.conn, 'SELECT id::BIGINT AS id, kind, payload::VARCHAR AS payload FROM outbox WHERE id BETWEEN $a AND $b ORDER BY id', { a: inflight.first_id, b: inflight.last_id });
         return { first: Number(inflight.first_id), last: Number(inflight.last_id), events };
       }
-      const events = await all<{ id: number; kind: string; payload: string }>(this.conn, 'SELECT id::BIGINT AS id, kind, payload::VARCHAR AS payload FROM outbox ORDER BY id LIMIT $n', { n: limit });
-      if (!events.length) return { first: 0, last: 0, events };
+      const [{ lo }] = await all<{ lo: number | null }>(this.conn, 'SELECT min(id)::BIGINT AS lo FROM outbox');
+      if (lo === null) return { first: 0, last: 0, events: [] };
+      // The ids from the lowest on: a range that the scan narrows to through each row group's min/max, where
+      // ORDER BY id LIMIT n reads every row of a large outbox for every batch. Ids skipped by rolled-back
+      // transactions can leave the range short; then the next `limit` events in id order are taken as before.
+      const select = 'SELECT id::BIGINT AS id, kind, payload::VARCHAR AS payload FROM outbox';
+      let events = await all<{ id: number; kind: string; payload: string }>(this.conn, `${select} WHERE id BETWEEN $a AND $b ORDER BY id`, { a: Number(lo), b: Number(lo) + limit - 1 });
+      if (events.length < limit) events = await all<{ id: number; kind: string; payload: string }>(this.conn, `${select} WHERE id >= $a ORDER BY id LIMIT $n`, { a: Number(lo), n: limit });
       const first = Number(events[0].id);
       const last = Number(events[events.length - 1].id);
       await run(this.conn, 'INSERT INTO outbox_inflight VALUES ($a, $b, now()::TIMESTAMP)', { a: first, b: last });
@@ -354,6 +483,63 @@ export class ServingStore {
     const [{ n }] = await all<{ n: number }>(this.conn, 'SELECT count(*)::INTEGER AS n FROM outbox');
     return n;
   }
+
+  // ---- failure diagnostics: error payloads and re-authentication (migration 007) --------------------------
+
+  /** Keeps the (already redacted, capped) bodies of a failed run's broken pages; older runs' payloads are pruned. */
+  async recordErrorPayloads(runId: string, connector: string, payloads: ErrorPayload[], opts: { keepRuns?: number; now?: Date } = {}): Promise<void> {
+    if (!payloads.length) return;
+    const now = ts(opts.now ?? new Date());
+    await transaction(this.conn, async () => {
+      for (const p of payloads) {
+        await run(this.conn, `INSERT INTO error_payloads VALUES ($r, $c, $s, $part, $page, $url, $attempt, $status, $ct, $err, $bytes, $kept, $trunc, $enc, $dec, $payload, $at)`, {
+          r: runId, c: connector, s: p.stream ?? null, part: p.partition ?? null, page: p.page ?? null, url: p.url, attempt: p.attempt,
+          status: p.status ?? null, ct: p.content_type ?? null, err: p.error, bytes: p.bytes, kept: p.kept_bytes, trunc: p.truncated,
+          enc: p.encoding, dec: p.decompressed, payload: p.payload, at: now,
+        });
+      }
+      // Diagnostics of the connector's latest failed runs only: the table stays small whatever the failure rate.
+      await run(this.conn, `DELETE FROM error_payloads WHERE connector = $c AND run_id NOT IN (
+          SELECT run_id FROM error_payloads WHERE connector = $c GROUP BY run_id ORDER BY max(created_at) DESC, run_id DESC LIMIT $keep)`,
+      { c: connector, keep: opts.keepRuns ?? 20 });
+    });
+  }
+
+  async errorPayloads(runId: string): Promise<Array<ErrorPayload & { run_id: string; connector: string; created_at: string }>> {
+    return all(this.conn, `SELECT run_id, connector, stream, "partition", page, url, attempt, status, content_type, error, bytes::BIGINT AS bytes,
+        kept_bytes, truncated, encoding, decompressed, payload, strftime(created_at, '%Y-%m-%dT%H:%M:%S.%gZ') AS created_at
+      FROM error_payloads WHERE run_id = $r ORDER BY created_at, attempt`, { r: runId });
+  }
+
+  /** Ends a run whose commit or abort could not be written (disk full): failed, its stage dropped, its lock freed. */
+  async releaseRun(runId: string, error: string, now = new Date()): Promise<void> {
+    await transaction(this.conn, async () => {
+      await run(this.conn, `UPDATE sync_runs SET status = 'failed', finished_at = $now, error = $e WHERE id = $r AND status = 'running'`, { r: runId, e: error, now: ts(now) });
+      await run(this.conn, 'DELETE FROM offer_stage WHERE run_id = $r', { r: runId });
+      await run(this.conn, 'DELETE FROM run_locks WHERE run_id = $r', { r: runId });
+    });
+  }
+
+  /** The connector's credentials were refused for good: the scheduler leaves it alone until they change. */
+  async markNeedsReauth(connector: string, m: { reason: string; runId?: string; fingerprint?: string }, now = new Date()): Promise<void> {
+    await transaction(this.conn, async () => {
+      await run(this.conn, 'DELETE FROM connector_reauth WHERE connector = $c', { c: connector });
+      await run(this.conn, 'INSERT INTO connector_reauth VALUES ($c, $reason, $r, $f, $now)', { c: connector, reason: m.reason, r: m.runId ?? null, f: m.fingerprint ?? null, now: ts(now) });
+    });
+  }
+
+  async needsReauth(connector: string): Promise<{ connector: string; reason: string; run_id: string | null; fingerprint: string | null; since: string } | undefined> {
+    const [row] = await all<{ connector: string; reason: string; run_id: string | null; fingerprint: string | null; since: string }>(this.conn,
+      `SELECT connector, reason, run_id, fingerprint, strftime(since, '%Y-%m-%dT%H:%M:%S.%gZ') AS since FROM connector_reauth WHERE connector = $c`, { c: connector });
+    return row;
+  }
+
+  /** New credentials (or a run that authenticated): the connector runs again. True when a mark was removed. */
+  async clearNeedsReauth(connector: string): Promise<boolean> {
+    const [{ n }] = await all<{ n: number }>(this.conn, 'SELECT count(*)::INTEGER AS n FROM connector_reauth WHERE connector = $c', { c: connector });
+    if (n) await run(this.conn, 'DELETE FROM connector_reauth WHERE connector = $c', { c: connector });
+    return n > 0;
+  }
 }
 
 const ts = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
@@ -365,4 +551,21 @@ function nullable(a: { appendNull(): void; appendVarchar(v: string): void }, v: 
 function holderAlive(pid: number, host: string): boolean {
   if (host !== hostname()) return true;
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * GDPR erasure in the quarantine: a network can send back what it was given, and a record quarantined with a
+ * visitor's click id (the sub id /go puts into tracking URLs) is that visitor's data. Deletes the quarantine rows
+ * whose network-supplied columns contain one of the values; returns how many. Runs on the caller's connection, so
+ * it is part of the caller's erasure transaction.
+ */
+export async function eraseQuarantineMentions(conn: DuckDBConnection, values: string[]): Promise<number> {
+  // An empty or very short value would match nearly every row.
+  const v = JSON.stringify(values.filter((x) => x.length >= 8));
+  if (v === '[]') return 0;
+  const where = `rowid IN (SELECT q.rowid FROM quarantine q, unnest($v::VARCHAR[]) AS u(x)
+    WHERE contains(concat_ws(' ', q.partition, q.external_id, q.reasons::VARCHAR, q.record::VARCHAR), u.x))`;
+  const [{ n }] = await all<{ n: number }>(conn, `SELECT count(*)::INTEGER AS n FROM quarantine WHERE ${where}`, { v });
+  if (n) await run(conn, `DELETE FROM quarantine WHERE ${where}`, { v });
+  return n;
 }

@@ -593,7 +593,7 @@ export interface Decoder {
   max_decompressed_bytes?: number;
 }
 /**
- * Incremental sync: the highest cursor value seen is kept per connector and stream and advanced only when a run commits. Requests read it as $incremental.start (with lookback applied) and $incremental.end.
+ * Incremental sync: the highest cursor value seen is kept per connector and stream and advanced only when a run commits. Requests read it as $incremental.start (with lookback applied) and $incremental.end (this machine's clock; the cursor itself comes from the records, so the network's clock sets it).
  *
  * This interface was referenced by `ConnectorSpec`'s JSON-Schema
  * via the `definition` "Incremental".
@@ -604,7 +604,10 @@ export interface Incremental {
    */
   cursor_field: string;
   type?: 'datetime' | 'number';
-  lookback?: Duration;
+  /**
+   * Milliseconds as a number, or a string such as '500ms', '30s', '5m', '1h', '2d', or ISO 8601 (PT1H).
+   */
+  lookback?: number | string;
   /**
    * A string; each {{ expr }} segment is a JSONata expression evaluated with the bindings $config, $partition, $page, $incremental, $job and $stream. A value that is exactly one {{ expr }} keeps the expression's type.
    */

@@ -18,7 +18,7 @@ import { createLogger } from '../log/logger.ts';
 import { Redactor } from '../log/redact.ts';
 import { buildRequest } from '../extract/request-builder.ts';
 import { Paginator } from '../extract/paginator.ts';
-import { renderValue, ExpressionError } from '../expr/jsonata.ts';
+import { renderValue, ExpressionError, ExpressionGuardError } from '../expr/jsonata.ts';
 import { RecordMapper } from '../map/mapper.ts';
 import type { Reason } from '../validate/offer-validator.ts';
 import { parseSpec, SpecValidationError } from '../spec/loader.ts';
@@ -196,7 +196,14 @@ export async function previewMapping(draft: WizardDraft, sample: Sample, o: { ti
   const seen = new Map<string, number>();
   for (let i = 0; i < records.length; i++) {
     if (Date.now() > deadline) { out.truncated = true; break; }
-    const r = await mapper.mapRecord(records[i], bindings, { page: 1 });
+    let r: Awaited<ReturnType<RecordMapper['mapRecord']>>;
+    try {
+      r = await mapper.mapRecord(records[i], bindings, { page: 1 });
+    } catch (e) {
+      // a guard stopped the map or filter (too slow, too deep, too big): the mapping is refused, not the record
+      if (!(e instanceof ExpressionGuardError)) throw e;
+      throw new MapExpressionError(`${e.source === stream.filter ? 'filter' : 'map'}: ${e.message} (record ${i + 1} of the sample)`, e.position);
+    }
     if (r.kind === 'offer') {
       const key = `${r.offer.kind}:${r.offer.external_id}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);

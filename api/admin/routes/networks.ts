@@ -69,6 +69,10 @@ export default async function networkRoutes(app: FastifyInstance, ctx: AdminCont
   app.get<{ Params: { runId: string }; Querystring: { limit: number; offset: number } }>('/runs/:runId/quarantine', { schema: { params: runParams, querystring: page } }, async (req) =>
     perform(ctx, req, 'read', req.params.runId, () => queries.quarantine(req.params.runId, req.query.limit, req.query.offset)));
 
+  // What the network sent on the pages that broke a failed run (first 64 KiB each, secrets removed).
+  app.get<{ Params: { runId: string } }>('/runs/:runId/payloads', { schema: { params: runParams } }, async (req) =>
+    perform(ctx, req, 'read', req.params.runId, async () => ({ items: await host.store.errorPayloads(req.params.runId) })));
+
   // ---- actions ----
 
   app.post<{ Params: { id: string }; Body: { full?: boolean } | undefined }>('/networks/:id/sync', {

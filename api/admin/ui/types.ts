@@ -119,6 +119,11 @@ export interface ApiCall {
 
 export interface Reason { field: string; rule: string; message: string; value?: unknown }
 export interface QuarantineItem { external_id: string | null; stream: string; partition?: string | null; page?: number | null; reasons: Reason[]; record: unknown; at?: string }
+/** The start of a response body that broke a failed run (secrets removed by the engine). */
+export interface ErrorPayload {
+  url: string; stream: string | null; page: number | null; attempt: number; status: number | null; content_type: string | null; error: string;
+  bytes: number; kept_bytes: number; truncated: boolean; encoding: 'text' | 'base64'; decompressed: boolean; payload: string;
+}
 
 export interface AuditEntry {
   id: string | number;

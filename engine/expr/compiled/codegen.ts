@@ -39,7 +39,18 @@ interface Scope {
   tp?: string;
   /** frame: variables bound once, to a lambda literal, by a statement of the block: calls go straight
    *  to the body function */
-  lambdas?: Map<string, { body: string; obj: string; tails: boolean }>;
+  lambdas?: Map<string, KnownLambda>;
+  /** frame: variables bound once whose value was checked to be a JSON object when bound (name -> flag) */
+  trust?: Map<string, string>;
+}
+
+/** A lambda bound once to a block variable: `body(D, a0, a1, …)` takes its arguments one by one; `obj` is
+ *  the lambda value for error annotation (a constant marker when the value never escapes). */
+interface KnownLambda {
+  body: string; obj: string; tails: boolean; arity: number;
+  /** a small body generated in place at each direct call (in a frame of its own under the scope and
+   *  context where the lambda was defined) instead of calling `body` */
+  inline?: { node: Node; ctx: Ctx };
 }
 
 interface Ctx {
@@ -240,17 +251,21 @@ function typeTest(v: string, letters: string, missing: boolean): string {
 
 // ---- code generation --------------------------------------------------------------------------------
 
-interface FnState { temps: string[]; maxLeaf: number }
+/** `checked`: the function checks depth at its leaves (lambda bodies always do: their depth is only known
+ *  when they run; the root does in the variant made for depth limits it could reach). */
+interface FnState { temps: string[]; maxLeaf: number; checked: boolean }
 
 const RT = ['G', 'UNBOUND', 'TAIL', 'BAD', 'seq', 'seq1', 'fin', 'finK', 'isSeq', 'lookup', 'ctxValue', 'wildcard', 'descendants', 'flattenStep',
   'keepSingletonArray', 'markCons', 'tupleValues', 'toTuples', 'tupleSeq', 'newTuple', 'reduceTupleStream', 'predicateHits',
   'indexFilter', 'arith', 'compare', 'eq', 'neq', 'includes', 'concat', 'range', 'neg', 'boolize', 'boolean', 'call', 'applyFn',
-  'annotateBuiltin', 'lambda', 'tailCall', 'partial', 'chain', 'isFn', 'arrayParam', 'deep', 'tick', 'opError', 'gv', 'pushAll',
-  'groupKey', 'sortCompare', 'sortArr', 'regexMatcher', 'regexExec', 'regexTest', 'transformer', 'isArray', 'objCreate', 'objKeys', 'objAssign', 'setProto',
-  'hop', 'getProto', 'keysOf', 'transformUpdate', 'transformDelete', 'cloneFor', 'namePath', 'groupContext', 'ObjectCtor', 'OP', 'annotate', 'trampoline', 'indexItem', 'replaceLiteral', 'applyTo'];
+  'annotateBuiltin', 'lambda', 'tailCall', 'partial', 'chain', 'isFn', 'arrayParam', 'deep', 'tick', 'opError', 'pushAll',
+  'groupKey', 'sortCompare', 'sortArr', 'regexMatcher', 'regexExec', 'regexTest', 'matchLiteral', 'transformer', 'isArray', 'objCreate', 'objKeys', 'objAssign', 'setProto',
+  'hop', 'LAMBDA_MARK', 'nullProto', 'getProto', 'keysOf', 'transformUpdate', 'transformDelete', 'cloneFor', 'nameSteps', 'groupContext', 'ObjectCtor', 'OP', 'annotate', 'trampoline', 'indexItem', 'replaceLiteral', 'applyTo'];
 
 export interface Generated {
   source: string;
+  /** depth of the root function's deepest leaf below its own (D = 1) */
+  rootDepth: number;
   consts: unknown[];
   usesTime: boolean;
   freeNames: string[];
@@ -259,6 +274,9 @@ export interface Generated {
 export interface GenOptions {
   /** functions registered on the expression (name -> definition), resolved before builtins */
   functions: Record<string, unknown>;
+  /** check the depth limit at the root function's leaves: only needed when a run's limit is below
+   *  `rootDepth` (the deepest leaf of the root), which the runner checks before choosing a variant */
+  depthChecks?: boolean;
 }
 
 export function generate(ast: Node, opts: GenOptions): Generated {
@@ -283,11 +301,20 @@ class CodeGen {
   private readonly constIndex = new Map<unknown, number>();
   private uid = 0;
   private lines: string[] = [];
-  private fn: FnState = { temps: [], maxLeaf: -1 };
+  private fn: FnState;
   private readonly rootVars = new Map<string, string>();
   private readonly builtinConsts = new Map<string, { def: string; impl: string }>();
+  /** object constructors whose value is the expression's value (see RunOptions.looseResult) */
+  private resultNodes = new Set<Node>();
+  /** names the fast paths read with plain property reads: Object.prototype must have none of them (OPK) */
+  private readonly opKeys = new Set<string>();
+  /** temps holding a node's value already post-processed (gen() applies no fin() to them) */
+  private readonly finalized = new Set<string>();
 
-  constructor(private readonly an: Analysis, private readonly opts: GenOptions) {}
+  constructor(private readonly an: Analysis, private readonly opts: GenOptions) {
+    this.fn = { temps: [], maxLeaf: -1, checked: opts.depthChecks === true };
+    this.rootFn = this.fn;
+  }
 
   // ---- plumbing ----
   private k(value: unknown): string {
@@ -326,7 +353,7 @@ class CodeGen {
   }
   private leaf(c: Ctx): void {
     if (c.off > this.fn.maxLeaf) this.fn.maxLeaf = c.off;
-    this.emit(`if (ck && ${c.off} > lim) deep();`);
+    if (this.fn.checked) this.emit(`if (ck && ${c.off} > lim) deep();`);
   }
   private literal(v: unknown): string {
     if (typeof v === 'number') return Object.is(v, -0) ? '(-0)' : `(${JSON.stringify(v)})`;
@@ -384,15 +411,58 @@ class CodeGen {
     return v;
   }
 
+  /** A node's value, generated in place, or, when its code is long and it belongs to the root function, as
+   *  a function of its own declared beside the root (called with the root's variables it reads): V8 then
+   *  optimizes several small functions instead of one huge one (which takes long, and beyond about 60 KB of
+   *  bytecode not at all). */
+  private genPart(node: Node, c: Ctx): string {
+    if (this.fn !== this.rootFn) return this.gen(node, c);
+    const savedLines = this.lines;
+    const savedTemps = this.fn.temps;
+    this.lines = [];
+    this.fn.temps = [];
+    let r: string;
+    let lines: string[];
+    let temps: string[];
+    try {
+      r = this.gen(node, c);
+    } finally {
+      lines = this.lines;
+      temps = this.fn.temps;
+      this.lines = savedLines;
+      this.fn.temps = savedTemps;
+    }
+    if (lines.length < HOIST_LINES) {
+      savedTemps.push(...temps);
+      savedLines.push(...lines);
+      return r;
+    }
+    const body = lines.join('\n');
+    const code = body.replace(/"(?:[^"\\]|\\.)*"/g, '""') + `\n${r}`;
+    const declared = new Set<string>();
+    for (const m of code.matchAll(/\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)/g)) declared.add(m[1]);
+    for (const m of code.matchAll(/\bvar\s+([\w$]+(?:,\s*[\w$]+)+);/g)) for (const d of m[1].split(',')) declared.add(d.trim());
+    const free = new Set<string>(['D', 'lim', 'ck']);
+    for (const m of code.matchAll(/\b(?:c\d+|v\d+|r\d+|T\d+|LB\d+|OPK|input|bindings)\b/g)) if (!declared.has(m[0])) free.add(m[0]);
+    const params = [...free].join(', ');
+    const name = this.id('F');
+    this.hoisted.push(`function ${name}(${params}) {\n${temps.length ? `var ${temps.join(', ')};\n` : ''}${body}\nreturn ${r};\n}`);
+    return this.val(`${name}(${params})`);
+  }
+  private rootFn!: FnState;
+  /** lambdas whose body is being generated in place (a recursive call inside calls the function) */
+  private readonly inlining = new Set<Node>();
+  private readonly hoisted: string[] = [];
+
   /** A nested JS function (lambda body, transform, sort term): own temps and depth base. */
   private subFunction(f: () => string, ownDepth: boolean): { body: string; maxLeaf: number } {
     const savedFn = this.fn;
     const savedLines = this.lines;
-    this.fn = { temps: [], maxLeaf: ownDepth ? -1 : savedFn.maxLeaf };
+    this.fn = { temps: [], maxLeaf: ownDepth ? -1 : savedFn.maxLeaf, checked: ownDepth || savedFn.checked };
     this.lines = [];
     try {
       const r = f();
-      const temps = this.fn.temps.length ? `let ${this.fn.temps.join(', ')};\n` : '';
+      const temps = this.fn.temps.length ? `var ${this.fn.temps.join(', ')};\n` : '';
       const body = temps + this.lines.join('\n') + `\nreturn ${r};`;
       const maxLeaf = this.fn.maxLeaf;
       if (!ownDepth) savedFn.maxLeaf = Math.max(savedFn.maxLeaf, maxLeaf);
@@ -405,37 +475,58 @@ class CodeGen {
 
   // ---- entry ----
   root(ast: Node): Generated {
+    const mark = (n: Node): void => {
+      if (!n || n.predicate || n.group || n.keepArray) return;
+      if (n.type === 'unary' && n.value === '{') this.resultNodes.add(n);
+      else if (n.type === 'block' && n.expressions.length) mark(n.expressions[n.expressions.length - 1]);
+      else if (n.type === 'condition') { mark(n.then); mark(n.else); }
+    };
+    mark(ast);
     const rootScope: Scope = { kind: 'root', parent: null, vars: new Map(), params: new Set() };
     const dollar = this.rootVar('$');
     const body = this.capture(() => {
-      const r = this.gen(ast, { input: 'c0', off: 0, scope: rootScope, wrap: true, lambda: false });
+      // whether the input is a JSON object, once for every path that starts from it
+      this.emit(`var T0 = c0 !== null && typeof c0 === "object" && (${plainObject('c0')}) && c0._jsonata_function !== true && c0._jsonata_lambda !== true;`);
+      const r = this.gen(ast, { input: 'c0', off: 0, scope: rootScope, wrap: true, lambda: false, trust: { input: 'c0', flag: 'T0' } });
       this.emit(`return ${r};`);
     });
+    // root variables: the registered function or builtin of that name, or nothing, unless the bindings have
+    // it as an own enumerable property (jsonata binds Object.keys(bindings)); one pass over the bindings'
+    // keys instead of a lookup per name
     const decls: string[] = [];
+    const cases: string[] = [];
     for (const [name, v] of this.rootVars) {
       if (name === '$') continue;
       const dflt = name in this.opts.functions ? this.opts.functions[name] : BUILTINS[name] ?? undefined;
-      decls.push(`let ${v} = gv(bindings, ${JSON.stringify(name)}, ${dflt === undefined ? 'undefined' : this.k(dflt)});`);
+      decls.push(`var ${v} = ${dflt === undefined ? 'undefined' : this.k(dflt)};`);
+      cases.push(`case ${JSON.stringify(name)}: if (hop.call(bindings, k)) ${v} = bindings[k]; break;`);
     }
+    if (cases.length) decls.push(`if (bindings !== null && typeof bindings === "object") for (const k in bindings) switch (k) { ${cases.join(' ')} }`);
     const builtins: string[] = [];
     for (const [name, b] of this.builtinConsts) {
-      builtins.push(`const ${b.def} = ${this.k(this.functionDef(name))}, ${b.impl} = ${b.def}.implementation;`);
+      builtins.push(`var ${b.def} = ${this.k(this.functionDef(name))}, ${b.impl} = ${b.def}.implementation;`);
     }
+    // function-level declarations are `var`: closures reading them then need no temporal-dead-zone checks
+    // (block-level ones stay `let`/`const`, a loop gives each iteration its own)
     const source = [
       '"use strict";',
-      `const {${RT.join(', ')}} = rt;`,
+      `var {${RT.join(', ')}} = rt;`,
       ...builtins,
+      ...this.hoisted,
       'return function root(input, bindings) {',
-      `let ${dollar} = input;`,
+      `var ${dollar} = input;`,
       'if (isArray(input) && !isSeq(input)) { input = seq1(input); input.outerWrapper = true; }',
-      'const c0 = input;',
+      'var c0 = input;',
       ...decls,
-      `const D = 1, lim = G.maxDepth - D, ck = ${this.fn.maxLeaf} > lim;`,
-      this.fn.temps.length ? `let ${this.fn.temps.join(', ')};` : '',
+      ...[...this.rootTrusts].map(([name, f]) => `var ${f} = ${jsonObject(this.rootVar(name))};`),
+      // plain reads of these names are own-property reads while Object.prototype lacks them all
+      `var OPK = ${[...this.opKeys].map((k) => `OP[${JSON.stringify(k)}] === undefined`).join(' && ') || 'true'};`,
+      `var D = 1, lim = G.maxDepth - D, ck = ${this.fn.maxLeaf} > lim;`,
+      this.fn.temps.length ? `var ${this.fn.temps.join(', ')};` : '',
       ...body,
       '};',
     ].join('\n');
-    return { source, consts: this.consts, usesTime: this.an.usesTime, freeNames: [...this.rootVars.keys()].filter((n) => n !== '$') };
+    return { source, rootDepth: this.fn.maxLeaf, consts: this.consts, usesTime: this.an.usesTime, freeNames: [...this.rootVars.keys()].filter((n) => n !== '$') };
   }
 
   // ---- nodes ----
@@ -499,7 +590,7 @@ class CodeGen {
         maySeq = false;
         break;
       case 'function':
-        r = this.genCall(node, c, undefined);
+        r = this.genCall(node, c, undefined, !node.predicate && !node.group && !node.keepArray);
         break;
       case 'variable':
         this.leaf(c);
@@ -520,7 +611,7 @@ class CodeGen {
         maySeq = false;
         break;
       case 'apply':
-        r = this.genApply(node, c);
+        r = this.genApply(node, c, !node.predicate && !node.group && !node.keepArray);
         break;
       case 'transform':
         this.leaf(c);
@@ -540,7 +631,7 @@ class CodeGen {
       r = this.genGroup(node.group, r, c, c.off + 1, false);
       maySeq = false;
     }
-    if (maySeq) r = this.val(`${node.keepArray ? 'finK' : 'fin'}(${r})`);
+    if (maySeq && !this.finalized.has(r)) r = this.val(`${node.keepArray ? 'finK' : 'fin'}(${r})`);
     else if (node.keepArray) r = this.val(`finK(${r})`);
     return r;
   }
@@ -579,13 +670,37 @@ class CodeGen {
     return this.rootVar(name);
   }
   /** The lambda a variable certainly holds here, when it was bound once to a lambda literal. */
-  private knownLambda(name: string, scope: Scope | null): { body: string; obj: string; tails: boolean } | undefined {
+  private knownLambda(name: string, scope: Scope | null): KnownLambda | undefined {
     for (let s = scope; s; s = s.parent) {
       if (s.kind === 'tuple') { if (this.an.tupleNames.has(name)) return undefined; continue; }
       if (s.kind === 'root') return undefined;
       if (s.vars.has(name)) return s.params.has(name) ? s.lambdas?.get(name) : undefined;
     }
     return undefined;
+  }
+
+  /** The flag saying a variable's value is a JSON object, when it was computed where the variable was bound. */
+  private trustFor(name: string, scope: Scope | null): string | undefined {
+    for (let s = scope; s; s = s.parent) {
+      if (s.kind === 'tuple') { if (this.an.tupleNames.has(name)) return undefined; continue; }
+      if (s.kind === 'root') return this.an.rootBinds.has(name) ? undefined : this.rootTrust(name);
+      if (s.vars.has(name)) return s.params.has(name) ? s.trust?.get(name) : undefined;
+    }
+    return undefined;
+  }
+  /** A binding's variable read by paths: its JSON-object flag, computed once per run (see root()). */
+  private rootTrust(name: string): string {
+    let f = this.rootTrusts.get(name);
+    if (!f) { f = this.id('T'); this.rootTrusts.set(name, f); }
+    return f;
+  }
+  private readonly rootTrusts = new Map<string, string>();
+
+  /** The known lambda a plain variable argument (`$f`) names, when its value is made (it escapes). */
+  private knownValue(arg: Node, scope: Scope | null): KnownLambda | undefined {
+    if (arg.type !== 'variable' || arg.value === '' || arg.predicate || arg.group || arg.keepArray) return undefined;
+    const known = this.knownLambda(arg.value, scope);
+    return known && known.obj !== 'LAMBDA_MARK' ? known : undefined;
   }
 
   /** true when $name can only come from the root (bindings, registered functions, builtins) */
@@ -610,8 +725,8 @@ class CodeGen {
 
   // ---- paths ----
 
-  /** a.b.c / $v.a.b over single objects: plain own-property reads; as soon as an array shows up the
-   *  runtime's general name-path takes over (name steps have no effects, so starting over is safe). */
+  /** a.b.c / $v.a.b: over single JSON objects, plain property reads; an array before the last step is
+   *  looped over in place; anything else unusual starts over in nameSteps() (name steps have no effects). */
   private fastPath(node: Node, c: Ctx): string | undefined {
     if (node.keepSingletonArray || node.group || node.tuple || node.keepArray) return undefined;
     const steps: Node[] = node.steps;
@@ -627,7 +742,8 @@ class CodeGen {
     const variableFirst = steps[0].type === 'variable';
     const keys = steps.slice(variableFirst ? 1 : 0).map((s) => s.value as string);
     const indexes = steps.slice(variableFirst ? 1 : 0).map((s) => (s.stages ? Math.floor(s.stages[0].expr.value) : undefined));
-    if (indexes.some((i) => i !== undefined) && keys.some((k) => k in Object.prototype)) return undefined;
+    const indexed = indexes.some((i) => i !== undefined);
+    if (indexed && keys.some((k) => k in Object.prototype)) return undefined;
     const r = this.tmp();
     const x = this.tmp();
     const done = this.id('FD');
@@ -640,23 +756,22 @@ class CodeGen {
     } else {
       this.emit(`${x} = ${c.input};`);
     }
-    const first = x;
     const v0 = variableFirst ? this.tmp() : undefined;
     if (v0) this.emit(`${v0} = ${x};`);
     this.emit(`${done}: {`);
     this.emit(`${fast}: {`);
     const plainKeys = keys.every((k) => !(k in Object.prototype));
     if (plainKeys) {
-      // JSON objects (constructor Object, not a function definition): own properties are plain reads
-      if (keys.length) this.emit(`if (${keys.map((k) => `OP[${JSON.stringify(k)}] !== undefined`).join(' || ')}) break ${fast};`);
-      const firstTrusted = !variableFirst && c.trust !== undefined && c.trust.input === c.input ? c.trust.flag : undefined;
+      // JSON objects (constructor Object, not a function definition): own properties are plain reads, as
+      // long as Object.prototype has none of the names (OPK, checked once per run). Anything else (arrays,
+      // primitives where an object should be, null-prototype objects jsonata builds) starts over below.
+      for (const k of keys) this.opKeys.add(k);
+      const firstTrusted = !variableFirst ? (c.trust !== undefined && c.trust.input === c.input ? c.trust.flag : undefined)
+        : steps[0].value !== '' ? this.trustFor(steps[0].value, c.scope) : undefined;
+      const notJson = `${x} === null || (${x}.constructor !== ObjectCtor && !nullProto(${x})) || ${x}._jsonata_function === true || ${x}._jsonata_lambda === true`;
+      if (variableFirst) this.emit(`if (${x} === undefined) { ${r} = undefined; break ${done}; }`);
+      this.emit(firstTrusted ? `if (!OPK || !${firstTrusted}) break ${fast};` : `if (!OPK || ${x} === undefined || ${notJson}) break ${fast};`);
       keys.forEach((k, i) => {
-        if (i > 0 || !firstTrusted) {
-          this.emit(`if (${x} === null || typeof ${x} !== "object") { ${r} = undefined; break ${done}; }`);
-          this.emit(`if (!(${plainObject(x)}) || ${x}._jsonata_function === true || ${x}._jsonata_lambda === true) break ${fast};`);
-        } else {
-          this.emit(`if (!${firstTrusted}) break ${fast};`);
-        }
         this.emit(`${x} = ${x}[${JSON.stringify(k)}];`);
         const idx = indexes[i];
         if (idx !== undefined) {
@@ -664,8 +779,13 @@ class CodeGen {
           this.emit(`if (isArray(${x})) { ${x} = ${x}[${idx < 0 ? `${x}.length + ${idx}` : idx}]; if (isArray(${x}) && (${i < keys.length - 1} || ${x}.sequence === true)) break ${fast}; }`);
           this.emit(`else if (${x} !== undefined && ${idx} !== 0 && ${idx} !== -1) ${x} = undefined;`);
         }
-        if (i < keys.length - 1) this.emit(`if (${x} === undefined) { ${r} = undefined; break ${done}; }`);
-        else this.emit(`if (isArray(${x}) && ${x}.sequence === true) break ${fast};`);
+        if (i < keys.length - 1) {
+          this.emit(`if (${x} === undefined) { ${r} = undefined; break ${done}; }`);
+          if (i === keys.length - 2 && !indexed) this.lastStepOverArray(x, keys[i + 1], r, fast, done);
+          this.emit(`if (${notJson}) break ${fast};`);
+        } else {
+          this.emit(`if (isArray(${x}) && ${x}.sequence === true) break ${fast};`);
+        }
       });
     } else {
       this.emit(`if (isArray(${x})) break ${fast};`);
@@ -683,36 +803,70 @@ class CodeGen {
     this.emit(`${r} = ${x};`);
     this.emit(`break ${done};`);
     this.emit('}');
-    if (indexes.some((i) => i !== undefined)) {
+    if (indexed) {
       this.emit(`${r} = fin(${this.genPath(node, c)});`);
-      this.emit('}');
-      return r;
-    }
-    const K = this.k(keys);
-    if (variableFirst) {
-      this.emit(`${first} = fin(${v0});`);
-      this.emit(`${r} = fin(namePath(flattenStep(${first} === undefined ? seq() : seq1(${first}), false), ${K}));`);
+    } else if (variableFirst) {
+      // the path's input sequence: the variable's value flattened like a first step's result
+      this.emit(`${x} = fin(${v0});`);
+      this.emit(`${r} = fin(nameSteps(${x} === undefined ? seq() : isArray(${x}) && !${x}.cons ? ${x} : seq1(${x}), ${this.k(keys)}, 0));`);
     } else {
-      this.emit(`${r} = fin(namePath(isArray(${c.input}) ? ${c.input} : seq1(${c.input}), ${K}));`);
+      this.emit(`${r} = fin(nameSteps(isArray(${c.input}) ? ${c.input} : seq1(${c.input}), ${this.k(keys)}, 0));`);
     }
     this.emit('}');
     return r;
   }
 
+  /** `…a.b` where `a` is a JSON array: the last step over its items in place (evaluateStep's lookup, fin and
+   *  flattening, a single raw array being the result itself); anything unusual starts over (`fast`). */
+  private lastStepOverArray(x: string, key: string, r: string, fast: string, done: string): void {
+    const w = this.tmp();
+    const n = this.tmp();
+    const f = this.tmp();
+    const v = this.tmp();
+    const i = this.id('i');
+    const k = JSON.stringify(key);
+    this.emit(`if (isArray(${x})) {`);
+    this.emit(`if (${x}.sequence === true || ${x}.cons) break ${fast};`);
+    this.emit(`${w} = seq(); ${n} = 0; ${f} = undefined;`);
+    this.emit(`for (let ${i} = 0; ${i} < ${x}.length; ${i}++) {`);
+    this.emit('tick();');
+    this.emit(`${v} = ${x}[${i}];`);
+    this.emit(`if (${v} === null || typeof ${v} !== "object") continue;`);
+    this.emit(`if (isArray(${v}) || (${v}.constructor !== ObjectCtor && !nullProto(${v})) || ${v}._jsonata_function === true || ${v}._jsonata_lambda === true) break ${fast};`);
+    this.emit(`${v} = ${v}[${k}];`);
+    this.emit(`if (${v} === undefined) continue;`);
+    this.emit(`if (++${n} === 1) ${f} = ${v};`);
+    this.emit(`if (!isArray(${v})) ${w}.push(${v}); else if (${v}.sequence === true || ${v}.cons) break ${fast}; else pushAll(${w}, ${v});`);
+    this.emit('}');
+    this.emit(`${r} = ${n} === 1 && isArray(${f}) ? ${f} : fin(${w});`);
+    this.emit(`break ${done};`);
+    this.emit('}');
+  }
+
   private genPath(node: Node, c: Ctx): string {
     const steps: Node[] = node.steps;
     const inSeq = this.tmp();
-    this.emit(steps[0].type === 'variable' ? `${inSeq} = seq1(${c.input});` : `${inSeq} = isArray(${c.input}) ? ${c.input} : seq1(${c.input});`);
     const rs = this.tmp();
-    this.emit(`${rs} = undefined;`);
+    const label = this.id('P');
+    // leading name steps (after an optional variable) that are not the last step: one chain of reads
+    let start = 0;
+    while (start < steps.length - 1 && plainNameStep(steps[start], start, steps.length)) start++;
+    if (start === 1 && steps[0].type === 'variable') start = 0;
+    if (start > 0) {
+      this.namePrefix(steps.slice(0, start), c, inSeq);
+      this.emit(`${rs} = ${inSeq};`);
+    } else {
+      this.emit(steps[0].type === 'variable' ? `${inSeq} = seq1(${c.input});` : `${inSeq} = isArray(${c.input}) ? ${c.input} : seq1(${c.input});`);
+      this.emit(`${rs} = undefined;`);
+    }
     let tb: string | undefined;
     // the tuple stream, once a join step is reached (a step before it may end the path first)
     const tbAll = steps.some((st) => st.tuple) ? this.tmp() : undefined;
     if (tbAll) this.emit(`${tbAll} = undefined;`);
-    const label = this.id('P');
     this.emit(`${label}: {`);
+    if (start > 0) this.emit(`if (${rs}.length === 0) break ${label};`);
     let isTuple = false;
-    for (let ii = 0; ii < steps.length; ii++) {
+    for (let ii = start; ii < steps.length; ii++) {
       const step = steps[ii];
       if (step.tuple) isTuple = true;
       const last = ii === steps.length - 1;
@@ -753,14 +907,68 @@ class CodeGen {
     return rs;
   }
 
+  /** The sequence a path's leading name steps (not its last step) give, into `out`: a chain of plain reads
+   *  while the values are single JSON objects, else nameSteps() from the first step. */
+  private namePrefix(steps: Node[], c: Ctx, out: string): void {
+    const variableFirst = steps[0].type === 'variable';
+    const keys = steps.slice(variableFirst ? 1 : 0).map((s) => s.value as string);
+    const K = this.k(keys);
+    const x = this.tmp();
+    const done = this.id('FD');
+    const fast = this.id('FP');
+    this.leaf({ ...c, off: c.off + 1 });
+    if (variableFirst) {
+      const name = steps[0].value;
+      this.emit(`${x} = ${name === '' ? (c.wrap ? `ctxValue(${c.input})` : c.input) : this.resolve(name, c.scope)};`);
+    } else {
+      this.emit(`${x} = ${c.input};`);
+    }
+    const v0 = this.tmp();
+    this.emit(`${v0} = ${x};`);
+    this.emit(`${done}: {`);
+    this.emit(`${fast}: {`);
+    if (keys.some((k) => k in Object.prototype)) this.emit(`break ${fast};`);
+    else this.emit(`if (${keys.map((k) => `OP[${JSON.stringify(k)}] !== undefined`).join(' || ')}) break ${fast};`);
+    if (variableFirst) this.emit(`if (${x} === undefined) { ${out} = seq(); break ${done}; }`);
+    const firstTrusted = variableFirst && steps[0].value !== '' ? this.trustFor(steps[0].value, c.scope) : undefined;
+    keys.forEach((k, i) => {
+      if (i === 0 && firstTrusted) {
+        this.emit(`if (!${firstTrusted}) break ${fast};`);
+      } else {
+        this.emit(`if (${x} === null || typeof ${x} !== "object") { ${out} = seq(); break ${done}; }`);
+        this.emit(`if (!(${plainObject(x)}) || ${x}._jsonata_function === true || ${x}._jsonata_lambda === true) break ${fast};`);
+      }
+      this.emit(`${x} = ${x}[${JSON.stringify(k)}];`);
+      this.emit(`if (${x} === undefined) { ${out} = seq(); break ${done}; }`);
+      // a raw array is flattened into the next step's input
+      const flat = i === keys.length - 1 ? `${out} = seq(); pushAll(${out}, ${x});` : `${out} = nameSteps(${x}, ${K}, ${i + 1}, false);`;
+      this.emit(`if (isArray(${x})) { if (${x}.sequence === true || ${x}.cons) break ${fast}; ${flat} break ${done}; }`);
+    });
+    this.emit(`${out} = seq1(${x});`);
+    this.emit(`break ${done};`);
+    this.emit('}');
+    if (variableFirst) {
+      this.emit(`${x} = fin(${v0});`);
+      this.emit(`${out} = nameSteps(${x} === undefined ? seq() : isArray(${x}) && !${x}.cons ? ${x} : seq1(${x}), ${K}, 0, false);`);
+    } else {
+      this.emit(`${out} = nameSteps(isArray(${c.input}) ? ${c.input} : seq1(${c.input}), ${K}, 0, false);`);
+    }
+    this.emit('}');
+  }
+
   private genStep(step: Node, inSeq: string, c: Ctx, last: boolean, firstVariable: boolean): string {
     if (step.type === 'sort') {
       let r = this.genSort(step, inSeq, c, false);
       if (step.stages) r = this.genStages(step.stages, r, c, false);
       return r;
     }
-    const acc = this.tmp();
-    this.emit(`${acc} = seq();`);
+    // evaluateStep: the step's values, flattened one level as they come (flattenStep without the
+    // intermediate list), a single raw array at the last step being the result itself
+    const rs = this.tmp();
+    const cnt = last ? this.tmp() : '';
+    const first = last ? this.tmp() : '';
+    this.emit(`${rs} = seq();`);
+    if (last) this.emit(`${cnt} = 0;`);
     const i = this.id('i');
     this.emit(`for (let ${i} = 0; ${i} < ${inSeq}.length; ${i}++) {`);
     this.emit('tick();');
@@ -771,9 +979,13 @@ class CodeGen {
       // (a stage's empty result still counts as a step value in jsonata, so no indexItem here)
       v = this.genFilters(step.stages, v, c, c.off + 1, false, false);
     }
-    this.emit(`if (${v} !== undefined) ${acc}.push(${v});`);
+    this.emit(`if (${v} !== undefined) {`);
+    if (last) this.emit(`if (++${cnt} === 1) ${first} = ${v};`);
+    this.emit(`if (!isArray(${v}) || ${v}.cons) ${rs}.push(${v}); else pushAll(${rs}, ${v});`);
     this.emit('}');
-    return this.val(`flattenStep(${acc}, ${last})`);
+    this.emit('}');
+    if (last) this.emit(`if (${cnt} === 1 && isArray(${first}) && !isSeq(${first})) ${rs} = ${first};`);
+    return rs;
   }
 
   private tupleKey(name: unknown): string {
@@ -925,7 +1137,8 @@ class CodeGen {
     }
     const pv = this.gen(pred, ctx);
     if (isBooleanNode(pred)) this.emit(`if (${pv}) ${res}.push(${item});`);
-    else this.emit(`for (let n = predicateHits(${pv}, ${i}, ${inp}.length); n > 0; n--) ${res}.push(${item});`);
+    // (true, false and undefined keep the item once or not at all: only numbers and lists are indexes)
+    else this.emit(`if (${pv} === true) ${res}.push(${item}); else if (${pv} !== false && ${pv} !== undefined) for (let n = predicateHits(${pv}, ${i}, ${inp}.length); n > 0; n--) ${res}.push(${item});`);
     this.emit('}');
   }
 
@@ -1044,7 +1257,9 @@ class CodeGen {
     // literal, distinct keys: every item of the context lands in every key's group, so all values share
     // one context (the context itself, or jsonata's append of its items); values in jsonata's key order
     const ctx = this.ctxVar(`isArray(${c.input}) ? groupContext(${c.input}) : ${c.input}`);
-    const trust = this.ctxVar(`${ctx} !== null && typeof ${ctx} === "object" && (${plainObject(ctx)}) && ${ctx}._jsonata_function !== true && ${ctx}._jsonata_lambda !== true`);
+    // (the context's own flag when it has one: an array context, whose group context differs, has a false one)
+    const trust = c.trust !== undefined && c.trust.input === c.input ? c.trust.flag
+      : this.ctxVar(`${ctx} !== null && typeof ${ctx} === "object" && (${plainObject(ctx)}) && ${ctx}._jsonata_function !== true && ${ctx}._jsonata_lambda !== true`);
     this.leaf({ ...c, off: c.off + 1 });
     const order: Record<string, number> = {};
     keys.forEach((k, i) => { order[k as string] = i; });
@@ -1052,7 +1267,7 @@ class CodeGen {
     const orderedKeys = Object.keys(order);
     orderedKeys.forEach((k, i) => {
       const pair = pairs[order[k]];
-      const v = this.parallel(i < orderedKeys.length - 1 && mayThrow(pair[1]), () => this.gen(pair[1], { ...c, input: ctx, off: c.off + 1, wrap: false, trust: { input: ctx, flag: trust } }));
+      const v = this.parallel(i < orderedKeys.length - 1 && mayThrow(pair[1]), () => this.genPart(pair[1], { ...c, input: ctx, off: c.off + 1, wrap: false, trust: { input: ctx, flag: trust } }));
       entries.push([k, v, neverUndefined(pair[1])]);
     });
     // usually every value is defined: one literal (one allocation, final shape); else add them one by one
@@ -1062,7 +1277,9 @@ class CodeGen {
     if (defined.length === 0) {
       this.emit(`${o} = ${literal};`);
     } else {
-      this.emit(`if (${defined.join(' && ')}) ${o} = ${literal}; else {`);
+      // the result object, when the caller takes undefined-valued keys (G.loose): always the literal
+      const loose = this.resultNodes.has(node) ? 'G.loose || ' : '';
+      this.emit(`if (${loose}${defined.join(' && ')}) ${o} = ${literal}; else {`);
       this.emit(`${o} = {};`);
       for (const [k, v, always] of entries) this.emit(always ? `${o}[${JSON.stringify(k)}] = ${v};` : `if (${v} !== undefined) ${o}[${JSON.stringify(k)}] = ${v};`);
       this.emit('}');
@@ -1094,9 +1311,14 @@ class CodeGen {
       case '+': case '-': case '*': case '/': case '%':
         return this.val(`(typeof ${l} === "number" && typeof ${r} === "number" && ${l} - ${l} === 0 && ${r} - ${r} === 0) ? ${l} ${op} ${r} : arith(${JSON.stringify(op)}, ${l}, ${r}, ${pos})`);
       case '=':
+        // against a literal scalar, deep equality is identity
+        if (scalarLiteral(node.rhs)) return this.val(`${l} === ${r}`);
+        if (scalarLiteral(node.lhs)) return this.val(`${r} === ${l}`);
         return this.val(`(${l} === undefined || ${r} === undefined) ? false : (${l} === ${r} || eq(${l}, ${r}))`);
       case '!=':
-        return this.val(`neq(${l}, ${r})`);
+        if (scalarLiteral(node.rhs)) return this.val(`${l} !== undefined && ${l} !== ${r}`);
+        if (scalarLiteral(node.lhs)) return this.val(`${r} !== undefined && ${r} !== ${l}`);
+        return this.val(`(typeof ${l} === "string" && typeof ${r} === "string") ? ${l} !== ${r} : neq(${l}, ${r})`);
       case '<': case '<=': case '>': case '>=':
         return this.val(`((typeof ${l} === "number" && typeof ${r} === "number") || (typeof ${l} === "string" && typeof ${r} === "string")) ? ${l} ${op} ${r} : compare(${JSON.stringify(op)}, ${l}, ${r}, ${pos})`);
       case '&':
@@ -1146,10 +1368,17 @@ class CodeGen {
       let v: string;
       if (e.type === 'bind' && e.rhs.type === 'lambda' && !e.rhs.thunk && !e.rhs.signature && !e.predicate && !e.group && !e.keepArray
         && !e.rhs.predicate && !e.rhs.group && !e.rhs.keepArray && counts?.get(e.lhs.value) === 1) {
+        const name: string = e.lhs.value;
         const body = this.id('LB');
-        const obj = this.genLambda(e.rhs, { ...sub, off: sub.off + 1 }, body);
-        this.emit(`${scope.vars.get(e.lhs.value)} = ${obj};`);
-        (scope.lambdas ??= new Map()).set(e.lhs.value, { body, obj: scope.vars.get(e.lhs.value) as string, tails: hasTailCall(e.rhs.body) });
+        // the lambda value is only made when something other than a direct call after this statement can see it
+        const escapes = i === node.expressions.length - 1 || node.expressions.slice(0, i).some((x: Node) => mentions(x, name)) || mentions(e.rhs, name)
+          || node.expressions.slice(i + 1).some((x: Node) => !onlyCalled(x, name));
+        const inline = inlinable(e.rhs.body) ? { node: e.rhs, ctx: sub } : undefined;
+        // a lambda only ever called, and small enough to be generated at each call: no function at all
+        const obj = inline && !escapes ? (this.leaf({ ...sub, off: sub.off + 1 }), 'undefined') : this.genLambda(e.rhs, { ...sub, off: sub.off + 1 }, body, !escapes);
+        const fv = scope.vars.get(name) as string;
+        this.emit(`${fv} = ${obj};`);
+        (scope.lambdas ??= new Map()).set(name, { body, obj: escapes ? fv : 'LAMBDA_MARK', tails: hasTailCall(e.rhs.body), arity: e.rhs.arguments.length, inline });
         v = obj;
       } else {
         v = this.gen(e, sub);
@@ -1158,6 +1387,13 @@ class CodeGen {
       // after `$x := …` as a statement of the block, $x is bound for the rest of it (lambdas made later
       // included: frames never unbind), so later references need no unbound check
       for (let b = e; b && b.type === 'bind'; b = b.rhs) scope.params.add(b.lhs.value);
+      // `$x := …` bound once and read by paths `$x.a.b` later: whether it is a JSON object, checked once
+      if (e.type === 'bind' && e.rhs.type !== 'lambda' && counts?.get(e.lhs.value) === 1 && node.expressions.slice(i + 1).some((x: Node) => headsPath(x, e.lhs.value))) {
+        const f = this.id('T');
+        const fv = scope.vars.get(e.lhs.value) as string;
+        this.emit(`const ${f} = ${jsonObject(fv)};`);
+        (scope.trust ??= new Map()).set(e.lhs.value, f);
+      }
     });
     this.emit('}');
     return r;
@@ -1170,10 +1406,29 @@ class CodeGen {
     return p.type === 'path' ? p.steps[0].value : p.value;
   }
 
-  private genCall(node: Node, c: Ctx, applied: string | undefined): string {
+  /** A function call. With `final`, the result is returned already post-processed (fin) and recorded in
+   *  `finalized`: builtins known to return no sequence skip that step on their direct path. */
+  private genCall(node: Node, c: Ctx, applied: string | undefined, final = false): string {
     const proc = node.procedure;
     const sub = { ...c, off: c.off + 1 };
-    const pv = this.gen(proc, sub);
+    const plainVar = proc.type === 'variable' && proc.value !== '' && !proc.predicate && !proc.group && !proc.keepArray;
+    const known = applied === undefined && plainVar ? this.knownLambda(proc.value, c.scope) : undefined;
+    // a plain variable as procedure: identity checks against a builtin use its raw value (a builtin's definition
+    // is no array, so fin() could not have changed it), the general call its fin() value
+    let pv: string;
+    if (plainVar) {
+      this.leaf(sub);
+      if (known) {
+        pv = 'undefined';
+      } else {
+        const raw = this.tmp();
+        this.emit(`${raw} = ${this.resolve(proc.value, c.scope)};`);
+        pv = raw;
+      }
+    } else {
+      pv = this.gen(proc, sub);
+    }
+    const pvCall = plainVar ? `fin(${pv})` : pv;
     const pos = node.position;
     const name = this.procName(node);
     const tok = name === undefined ? 'undefined' : JSON.stringify(name);
@@ -1193,7 +1448,19 @@ class CodeGen {
       const bc = this.builtin('contains');
       this.emit(`if (${pv} === ${bc.def} && typeof ${a0} === "string") ${r} = regexTest(${re}, ${a0});`);
       this.emit(`else if (${pv} === ${bc.def} && ${a0} === undefined) ${r} = undefined;`);
-      this.emit(`else ${r} = call(${pv}, [${a0}, regexMatcher(${re}, ${node.arguments[1].position})], ${c.input}, ${dc}, ${pos}, ${tok});`);
+      this.emit(`else ${r} = call(${pvCall}, [${a0}, regexMatcher(${re}, ${node.arguments[1].position})], ${c.input}, ${dc}, ${pos}, ${tok});`);
+      return r;
+    }
+    if (applied === undefined && proc.type === 'variable' && proc.value === 'match' && !('match' in this.opts.functions)
+      && node.arguments.length === 2 && plainRegex(node.arguments[1]) && this.rootOnly('match', c.scope)) {
+      // $match(s, /re/): the match objects without the matcher function
+      const a0 = this.gen(node.arguments[0], sub);
+      this.leaf(sub);
+      const re = this.regexConst(node.arguments[1]);
+      const bc = this.builtin('match');
+      this.emit(`if (${pv} === ${bc.def} && typeof ${a0} === "string") { try { ${r} = matchLiteral(${re}, ${a0}, ${node.arguments[1].position}); } catch (e) { throw annotateBuiltin(e, ${pos}, ${tok}); } }`);
+      this.emit(`else if (${pv} === ${bc.def} && ${a0} === undefined) ${r} = undefined;`);
+      this.emit(`else ${r} = call(${pvCall}, [${a0}, regexMatcher(${re}, ${node.arguments[1].position})], ${c.input}, ${dc}, ${pos}, ${tok});`);
       return r;
     }
     if (applied === undefined && proc.type === 'variable' && proc.value === 'replace' && !('replace' in this.opts.functions)
@@ -1207,7 +1474,7 @@ class CodeGen {
       const bc = this.builtin('replace');
       this.emit(`if (${pv} === ${bc.def} && typeof ${a0} === "string") { try { ${r} = replaceLiteral(${re}, ${a0}, ${text}, ${node.arguments[1].position}); } catch (e) { throw annotateBuiltin(e, ${pos}, ${tok}); } }`);
       this.emit(`else if (${pv} === ${bc.def} && ${a0} === undefined) ${r} = undefined;`);
-      this.emit(`else ${r} = call(${pv}, [${a0}, regexMatcher(${re}, ${node.arguments[1].position}), ${text}], ${c.input}, ${dc}, ${pos}, ${tok});`);
+      this.emit(`else ${r} = call(${pvCall}, [${a0}, regexMatcher(${re}, ${node.arguments[1].position}), ${text}], ${c.input}, ${dc}, ${pos}, ${tok});`);
       return r;
     }
     if (applied === undefined && proc.type === 'variable' && proc.value === 'lookup' && !('lookup' in this.opts.functions)
@@ -1221,33 +1488,80 @@ class CodeGen {
       this.emit(`if (${pv} === ${bc.def} && (typeof ${k} === "string" || ${k} === undefined)) ${r} = hop.call(${T}, ${k}) ? ${T}[${k}] : undefined;`);
       this.emit('else {');
       const obj = this.gen(node.arguments[0], sub);
-      this.emit(`${r} = call(${pv}, [${obj}, ${k}], ${c.input}, ${dc}, ${pos}, ${tok});`);
+      this.emit(`${r} = call(${pvCall}, [${obj}, ${k}], ${c.input}, ${dc}, ${pos}, ${tok});`);
       this.emit('}');
       return r;
     }
-    const known = applied === undefined && proc.type === 'variable' ? this.knownLambda(proc.value, c.scope) : undefined;
     if (known) {
       // $f(…) where $f is a lambda bound once in an enclosing block: its body, without the generic apply
       for (const a of node.arguments) args.push(this.gen(a, sub));
       this.emit('tick();');
-      this.emit(`try { ${r} = ${known.body}(${dc} + 1, [${args.join(', ')}]); } catch (e) { throw annotate(e, ${known.obj}, ${pos}, ${tok}); }`);
+      if (known.inline && !this.inlining.has(known.inline.node)) {
+        // the body in place: its frame binds the parameters; it runs one deeper than this call
+        const lam = known.inline.node;
+        const params: string[] = lam.arguments.map((a: Node) => a.value);
+        const scope = this.newFrame(lam, known.inline.ctx.scope, params);
+        this.emit('try {');
+        const paramVars = new Set(params.map((p) => scope.vars.get(p)));
+        if (paramVars.size) this.emit(`let ${[...paramVars].join(', ')};`);
+        params.forEach((p, i) => this.emit(`${scope.vars.get(p)} = ${i < args.length ? args[i] : 'undefined'};`));
+        for (const v of scope.vars.values()) if (!paramVars.has(v)) this.emit(`let ${v} = UNBOUND;`);
+        this.inlining.add(lam);
+        try {
+          const v = this.gen(lam.body, { ...known.inline.ctx, off: c.off + 1, scope, lambda: true });
+          this.emit(`${r} = ${v};`);
+        } finally {
+          this.inlining.delete(lam);
+        }
+        this.emit(`} catch (e) { throw annotate(e, ${known.obj}, ${pos}, ${tok}); }`);
+      } else {
+        this.emit(`try { ${r} = ${known.body}(${[`${dc} + 1`, ...args.slice(0, known.arity)].join(', ')}); } catch (e) { throw annotate(e, ${known.obj}, ${pos}, ${tok}); }`);
+      }
       if (known.tails) this.emit(`if (${r} === TAIL) { try { ${r} = trampoline(${c.input}, ${dc}); } catch (e) { throw annotate(e, undefined, ${pos}, ${tok}); } }`);
+      if (final) { this.emit(`${r} = fin(${r});`); this.finalized.add(r); }
       return r;
     }
     for (const a of node.arguments) args.push(this.gen(a, sub));
-    const generic = `${r} = call(${pv}, [${args.join(', ')}], ${c.input}, ${dc}, ${pos}, ${tok});`;
+    const generic = final
+      ? `${r} = fin(call(${pvCall}, [${args.join(', ')}], ${c.input}, ${dc}, ${pos}, ${tok}));`
+      : `${r} = call(${pvCall}, [${args.join(', ')}], ${c.input}, ${dc}, ${pos}, ${tok});`;
     const bname: string | undefined = proc.type === 'variable' ? proc.value : undefined;
     const b: Builtin | undefined = bname !== undefined ? this.functionDef(bname) : undefined;
     const fast = b && bname !== undefined && this.rootOnly(bname, c.scope) ? this.fastCall(b, bname, args) : undefined;
+    if (final) this.finalized.add(r);
     if (!fast) {
       this.emit(generic);
       return r;
     }
     const bc = this.builtin(bname as string);
+    // (the function is the second argument node, or the first after `~>`)
+    const fnArg = applied === undefined ? node.arguments[1] : node.arguments[0];
+    const mapped = bname === 'map' && b === BUILTINS.map && args.length === 2 && fnArg ? this.knownValue(fnArg, c.scope) : undefined;
+    if (mapped) {
+      // $map(array, $f) with $f a lambda bound once: the loop of fn.map calling the body directly
+      const arr = this.tmp();
+      const x = this.tmp();
+      const i = this.id('i');
+      const call = `${mapped.body}(${[`${dc} + 1`, `${arr}[${i}]`, i, arr].slice(0, mapped.arity + 1).join(', ')})`;
+      this.emit(`if (${pv} === ${bc.def} && (${arr} = arrayParam(${args[0]}, "")) !== BAD && ${args[1]} === ${mapped.obj}) {`);
+      this.emit('try {');
+      this.emit(`G.d = ${dc};`);
+      this.emit(`if (${arr} === undefined) ${r} = undefined; else {`);
+      this.emit(`${r} = seq();`);
+      this.emit(`for (let ${i} = 0; ${i} < ${arr}.length; ${i}++) { tick(); ${x} = ${call}; ${mapped.tails ? `if (${x} === TAIL) ${x} = trampoline(null, ${dc}); ` : ''}if (${x} !== undefined) ${r}.push(${x}); }`);
+      this.emit('}');
+      if (final) this.emit(`${r} = fin(${r});`);
+      this.emit(`} catch (e) { throw annotateBuiltin(e, ${pos}, ${tok}); }`);
+      this.emit('} else {');
+      this.emit(generic);
+      this.emit('}');
+      return r;
+    }
+    const direct = inlineBuiltin(bname as string, fast.args, node.arguments, applied !== undefined, bc.impl) ?? `${bc.impl}(${fast.args.join(', ')})`;
     this.emit(`if (${pv} === ${bc.def}${fast.check ? ` && ${fast.check}` : ''}) {`);
     this.emit('try {');
     if (b!.callsBack) this.emit(`G.d = ${dc};`);
-    this.emit(`${r} = ${bc.impl}(${fast.args.join(', ')});`);
+    this.emit(`${r} = ${final && !NO_SEQUENCE.has(bname as string) ? `fin(${direct})` : direct};`);
     this.emit(`} catch (e) { throw annotateBuiltin(e, ${pos}, ${tok}); }`);
     this.emit('} else {');
     this.emit(generic);
@@ -1289,31 +1603,50 @@ class CodeGen {
     const pv = this.gen(fnode.procedure, base);
     const args = fnode.arguments.map((a: Node) => this.gen(a, base));
     const tok = fnode.procedure.type === 'variable' ? JSON.stringify(fnode.procedure.value) : 'undefined';
-    return this.val(`tailCall(${pv}, [${args.join(', ')}], ${fnode.procedure.position ?? 0}, ${tok})`);
+    const thunk = `tailCall(${pv}, [${args.join(', ')}], ${fnode.procedure.position ?? 0}, ${tok})`;
+    const proc = fnode.procedure;
+    const name: string | undefined = proc.type === 'variable' && !proc.predicate && !proc.group && !proc.keepArray ? proc.value : undefined;
+    const b = name !== undefined && this.rootOnly(name, c.scope) ? this.functionDef(name) : undefined;
+    const fast = b && !b.callsBack && BUILTINS[name as string] === b ? this.fastCall(b, name as string, args) : undefined;
+    if (!fast) return this.val(thunk);
+    // a builtin that calls nothing back, in tail position: called here rather than by the trampoline (same
+    // value); should it fail, the trampoline runs it again (it is pure) to raise the error as jsonata does
+    const bc = this.builtin(name as string);
+    const r = this.tmp();
+    this.emit(`if (${pv} === ${bc.def}${fast.check ? ` && ${fast.check}` : ''}) {`);
+    const direct = inlineBuiltin(name as string, fast.args, fnode.arguments, false, bc.impl) ?? `${bc.impl}(${fast.args.join(', ')})`;
+    this.emit(`try { ${r} = ${direct}; } catch (e) { ${r} = ${thunk}; }`);
+    this.emit(`} else ${r} = ${thunk};`);
+    return r;
   }
 
-  private genLambda(node: Node, c: Ctx, bodyName?: string): string {
+  /** A lambda value; with `bodyName`, its body is also a named function taking the arguments one by one
+   *  (known calls use it directly), and with `noValue` only that function is made. */
+  private genLambda(node: Node, c: Ctx, bodyName?: string, noValue = false): string {
     this.leaf(c);
     const params: string[] = node.arguments.map((a: Node) => a.value);
     const scope = this.newFrame(node, c.scope, params);
+    const positional = params.map((_p, i) => `a${i}`);
     const { body, maxLeaf } = this.subFunction(() => {
       const decls: string[] = [];
-      node.arguments.forEach((a: Node, i: number) => decls.push(`${scope.vars.get(a.value)} = a[${i}];`));
+      node.arguments.forEach((a: Node, i: number) => decls.push(`${scope.vars.get(a.value)} = ${bodyName ? positional[i] : `a[${i}]`};`));
       const paramVars = new Set(params.map((p) => scope.vars.get(p)));
-      const lets = [...scope.vars.values()].filter((v) => !paramVars.has(v)).map((v) => `let ${v} = UNBOUND;`);
-      const pdecl = paramVars.size ? `let ${[...paramVars].join(', ')};` : '';
+      const lets = [...scope.vars.values()].filter((v) => !paramVars.has(v)).map((v) => `var ${v} = UNBOUND;`);
+      const pdecl = paramVars.size ? `var ${[...paramVars].join(', ')};` : '';
       this.emit([pdecl, ...decls, ...lets].join('\n'));
       return this.gen(node.body, { ...c, off: 0, scope, lambda: true });
     }, true);
     const sig = node.signature ? this.k(node.signature) : 'undefined';
-    const t = this.tmp();
-    const fn = `function (D, a) {\nconst lim = G.maxDepth - D, ck = ${maxLeaf} > lim;\n${body}\n}`;
+    const head = `var lim = G.maxDepth - D, ck = ${maxLeaf} > lim;`;
     if (bodyName) {
-      this.emit(`const ${bodyName} = ${fn};`);
-      this.emit(`${t} = lambda(${bodyName}, ${params.length}, ${sig});`);
-    } else {
-      this.emit(`${t} = lambda(${fn}, ${params.length}, ${sig});`);
+      this.emit(`const ${bodyName} = function (${['D', ...positional].join(', ')}) {\n${head}\n${body}\n};`);
+      if (noValue) return 'undefined';
+      const t = this.tmp();
+      this.emit(`${t} = lambda(function (D, a) { return ${bodyName}(${['D', ...positional.map((_p, i) => `a[${i}]`)].join(', ')}); }, ${params.length}, ${sig});`);
+      return t;
     }
+    const t = this.tmp();
+    this.emit(`${t} = lambda(function (D, a) {\n${head}\n${body}\n}, ${params.length}, ${sig});`);
     return t;
   }
 
@@ -1330,9 +1663,9 @@ class CodeGen {
     return this.val(`partial(${pv}, [${args.join(', ')}], ${this.k(holes)}, ${node.position}, ${name === undefined ? 'undefined' : JSON.stringify(name)}, ${t1007})`);
   }
 
-  private genApply(node: Node, c: Ctx): string {
+  private genApply(node: Node, c: Ctx, final: boolean): string {
     const lhs = this.gen(node.lhs, { ...c, off: c.off + 1 });
-    if (node.rhs.type === 'function') return this.genCall(node.rhs, c, lhs);
+    if (node.rhs.type === 'function') return this.genCall(node.rhs, c, lhs, final);
     if (plainRegex(node.rhs)) {
       // `value ~> /re/`: the matcher applied at once, without making the matcher function first
       this.leaf({ ...c, off: c.off + 1 });
@@ -1375,6 +1708,86 @@ class CodeGen {
   }
 }
 
+/** A builtin's common cases as a JS expression at the call site (own inline caches, no call), the
+ *  implementation `impl` doing the rest; undefined when the builtin has no such form here. `args` are the
+ *  argument values (already checked against the signature), `nodes` the argument nodes. */
+function inlineBuiltin(name: string, args: string[], nodes: Node[], applied: boolean, impl: string): string | undefined {
+  const notFn = (a: string) => `${a}._jsonata_function !== true && ${a}._jsonata_lambda !== true`;
+  if (name === 'exists' && args.length === 1) return `(${args[0]} !== undefined)`;
+  if (name === 'not' && args.length === 1) return `(typeof ${args[0]} === "boolean" ? !${args[0]} : ${impl}(${args[0]}))`;
+  if (name === 'string' && args.length === 1) return `(typeof ${args[0]} === "string" ? ${args[0]} : ${impl}(${args[0]}))`;
+  if (name === 'type' && args.length === 1) {
+    // numbers (Infinity raises an error) and functions go to fn.type
+    const a = args[0];
+    return `(${a} === undefined ? undefined : ${a} === null ? "null" : typeof ${a} === "string" ? "string" : typeof ${a} === "boolean" ? "boolean" : isArray(${a}) ? "array" : typeof ${a} === "object" && ${notFn(a)} ? "object" : ${impl}(${a}))`;
+  }
+  const keyNode = nodes[applied ? 0 : 1];
+  if (name === 'lookup' && args.length === 2 && keyNode && keyNode.type === 'string' && !keyNode.predicate && !keyNode.group && !keyNode.keepArray) {
+    // fn.lookup of a literal key: an own property of an object that is no function definition
+    const [a, k] = args;
+    return `(isArray(${a}) ? ${impl}(${a}, ${k}) : ${a} !== null && typeof ${a} === "object" && hop.call(${a}, ${k}) && ${notFn(a)} ? ${a}[${k}] : undefined)`;
+  }
+  return undefined;
+}
+
+/** A lambda body small enough to generate at each call: few nodes, no functions made inside. */
+function inlinable(body: Node): boolean {
+  let nodes = 0;
+  const walk = (n: Node): boolean => {
+    if (!n || typeof n !== 'object' || n instanceof RegExp) return true;
+    if (Array.isArray(n)) return n.every(walk);
+    if (n.type !== undefined) {
+      if (++nodes > INLINE_NODES) return false;
+      if ((n.type === 'lambda' && !n.thunk) || n.type === 'transform' || n.type === 'partial') return false;
+    }
+    for (const [k, v] of Object.entries(n)) {
+      if (k === 'signature' || k === 'slot' || k === 'ancestor') continue;
+      if (v && typeof v === 'object' && !walk(v)) return false;
+    }
+    return true;
+  };
+  return walk(body);
+}
+const INLINE_NODES = 24;
+
+/** Lines of generated code from which an object constructor's value becomes a function of its own. */
+const HOIST_LINES = 30;
+
+/** Builtins whose result is never a sequence (fin() leaves it as it is). */
+const NO_SEQUENCE = new Set(['string', 'substring', 'substringBefore', 'substringAfter', 'lowercase', 'uppercase', 'length', 'trim', 'pad',
+  'contains', 'replace', 'split', 'join', 'formatNumber', 'formatBase', 'formatInteger', 'parseInteger', 'number', 'floor', 'ceil',
+  'round', 'abs', 'sqrt', 'power', 'random', 'boolean', 'not', 'exists', 'type', 'base64encode', 'base64decode', 'encodeUrlComponent',
+  'encodeUrl', 'decodeUrlComponent', 'decodeUrl', 'toMillis', 'fromMillis', 'now', 'millis', 'sum', 'count', 'max', 'min', 'average']);
+
+/** JS condition: the value of `v` is a JSON object (plain or null prototype, not a function definition). */
+function jsonObject(v: string): string {
+  return `${v} !== null && typeof ${v} === "object" && (${v}.constructor === ObjectCtor || nullProto(${v})) && ${v}._jsonata_function !== true && ${v}._jsonata_lambda !== true`;
+}
+
+/** Whether the subtree has a path starting `$name.` (a variable then more steps). */
+function headsPath(node: Node, name: string): boolean {
+  if (!node || typeof node !== 'object' || node instanceof RegExp) return false;
+  if (Array.isArray(node)) return node.some((x) => headsPath(x, name));
+  if (node.type === 'path' && node.steps.length > 1 && node.steps[0].type === 'variable' && node.steps[0].value === name) return true;
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'signature' || k === 'slot' || k === 'ancestor') continue;
+    if (v && typeof v === 'object' && headsPath(v, name)) return true;
+  }
+  return false;
+}
+
+/** A string, number, boolean or null literal used as it is. */
+function scalarLiteral(n: Node): boolean {
+  return (n.type === 'string' || n.type === 'number' || n.type === 'value') && !n.predicate && !n.group && !n.keepArray;
+}
+
+/** A path step that is a plain name (or a leading variable before more steps): no predicates, stages,
+ *  focus, index, ancestry or join. */
+function plainNameStep(s: Node, i: number, n: number): boolean {
+  if (s.predicate || s.group || s.stages || s.focus !== undefined || s.index !== undefined || s.ancestor || s.tuple || s.keepArray || s.consarray) return false;
+  return s.type === 'name' || (i === 0 && s.type === 'variable' && n > 1);
+}
+
 /** An object whose prototype is Object.prototype (JSON data) or null (objects JSONata builds): a property
  *  found on it is its own, for names Object.prototype lacks. */
 function plainObject(x: string): string {
@@ -1406,6 +1819,36 @@ function hasCall(node: Node): boolean {
   if (Array.isArray(node)) return node.some(hasCall);
   if (node.type === 'function' || node.type === 'partial' || node.type === 'apply' || node.type === 'bind' || node.type === 'transform') return true;
   return Object.entries(node).some(([k, v]) => k !== 'signature' && k !== 'slot' && k !== 'ancestor' && !(v instanceof RegExp) && typeof v === 'object' && hasCall(v));
+}
+
+/** Whether the subtree refers to the variable `$name` at all. */
+function mentions(node: Node, name: string): boolean {
+  return !onlyCalled(node, name, true);
+}
+/** Whether every reference to `$name` in the subtree is the procedure of a plain call `$name(…)` (with
+ *  `none`, whether there is no reference at all). Tail calls, `~>` and partial application need the
+ *  lambda value, so they count as other references. */
+function onlyCalled(node: Node, name: string, none = false): boolean {
+  const walk = (n: Node, thunk: boolean): boolean => {
+    if (!n || typeof n !== 'object' || n instanceof RegExp) return true;
+    if (Array.isArray(n)) return n.every((x) => walk(x, false));
+    if (n.type === 'variable' && n.value === name) return false;
+    if (n.type === 'function' && !thunk && !none) {
+      const p = n.procedure;
+      const direct = p && p.type === 'variable' && p.value === name && !p.predicate && !p.group && !p.keepArray;
+      if (direct) return walk(n.arguments, false) && walk(n.predicate, false) && walk(n.group, false);
+    }
+    if (n.type === 'apply' && n.rhs && n.rhs.type === 'function') {
+      // `x ~> $f(…)` applies the lambda value
+      return walk(n.lhs, false) && walk(n.rhs.procedure, true) && walk(n.rhs.arguments, false) && walk(n.predicate, false) && walk(n.group, false);
+    }
+    for (const [k, v] of Object.entries(n)) {
+      if (k === 'signature' || k === 'slot' || k === 'ancestor') continue;
+      if (v && typeof v === 'object' && !walk(v, n.type === 'lambda' && n.thunk === true && k === 'body')) return false;
+    }
+    return true;
+  };
+  return walk(node, false);
 }
 
 /** Whether a lambda body has tail calls (the body may return the trampoline marker). */

@@ -83,12 +83,12 @@ test('size: strings beyond maxStringLength stop with U1003', () => {
 
 test('generated code names only its own locals, the runtime table and the constants', () => {
   const allowed = new Set(['rt', 'K', 'input', 'bindings', 'root', 'D', 'lim', 'ck', 'a', 'b', 'x', 'e', 'n', 't', 'obj', 'result', 'comp',
-    'const', 'let', 'return', 'function', 'if', 'else', 'for', 'of', 'break', 'switch', 'case', 'try', 'catch', 'throw', 'new',
+    'const', 'let', 'var', 'return', 'function', 'if', 'else', 'for', 'of', 'break', 'switch', 'case', 'try', 'catch', 'throw', 'new',
     'typeof', 'undefined', 'null', 'true', 'false', 'delete', 'use', 'strict', 'code', 'position', 'token', 'value', 'lastIndex',
     'implementation', 'sequence', 'length', 'push', 'tupleStream', 'outerWrapper', 'maxDepth', 'maxString', 'plain', 'par', 'd',
     'data', 'exprIndex', 'call', 'concat', 'constructor', '_jsonata_function', '_jsonata_lambda', 'D']);
-  const runtimeNames = /^(G|UNBOUND|TAIL|BAD|[a-z][A-Za-z0-9]*|OP|ObjectCtor)$/;
-  const local = /^(t|c|r|p|v|B|I|i|k|e|b|P|FD|FP|te|cmp|key|LB)\d+$/;
+  const runtimeNames = /^(G|UNBOUND|TAIL|BAD|LAMBDA_MARK|OPK|[a-z][A-Za-z0-9]*|OP|ObjectCtor)$/;
+  const local = /^(t|c|r|p|v|a|B|I|i|k|e|b|P|T|F|FD|FP|GS|NS|te|cmp|key|LB)\d+$/;
   const sources = [
     '{"a": b.c, "n": $string(x), "l": [1, 2, y], "s": $sum(items.price)}',
     '($f := function($x, $y){ $x & $y }; $map(list, $f))',
@@ -223,6 +223,31 @@ test('results: like the jsonata path (plain top-level arrays, null-prototype obj
   assert.deepStrictEqual(plain, { a: 1, b: { c: 1 } });
 });
 
+test('results: with looseResult the result object may keep undefined-valued keys (one literal); nested objects stay exact', () => {
+  const e = compileExpression('($n := {"x": a, "y": b}; {"a": a, "b": b, "n": $n, "m": {"c": c, "d": a}})');
+  const loose = e.evaluateSync!({ a: 1 }, undefined, { plainObjects: true, looseResult: true }) as Record<string, unknown>;
+  assert.deepStrictEqual(Object.keys(loose), ['a', 'b', 'n', 'm']);
+  assert.equal(loose.b, undefined);
+  assert.deepStrictEqual(loose.n, { x: 1 });
+  assert.deepStrictEqual(loose.m, { d: 1 });
+  const strict = e.evaluateSync!({ a: 1 }, undefined, { plainObjects: true }) as Record<string, unknown>;
+  assert.deepStrictEqual(strict, { a: 1, n: { x: 1 }, m: { d: 1 } });
+  // loose only with plain objects: null-prototype results keep jsonata's exact keys
+  assert.deepStrictEqual(Object.keys(e.evaluateSync!({ a: 1 }, undefined, { looseResult: true }) as object), ['a', 'n', 'm']);
+});
+
+test('bindings: own enumerable properties bind (an undefined value too), like jsonata\'s Object.keys', async () => {
+  const src = '[$type($x), $type($string), $y]';
+  const p = pair(src);
+  const inherited = Object.create({ x: 1 });
+  const hidden = Object.defineProperty({}, 'x', { value: 2, enumerable: false });
+  for (const b of [{ x: 'a' }, { x: undefined, string: 5 }, { string: undefined }, inherited, hidden, { y: [1, 2] }, undefined]) {
+    const ref = await referenceOutcome(p, {}, b as Record<string, unknown> | undefined);
+    const comp = compiledOutcome(p, {}, b as Record<string, unknown> | undefined, { timeoutMs: 1_000, maxDepth: 200 });
+    assert.ok(sameOutcome(ref, comp), `${JSON.stringify(b)}: jsonata ${describe(ref)}, compiled ${describe(comp)}`);
+  }
+});
+
 test('fast paths (name chains, literal indexes, first-match filters, literal objects) equal jsonata on random shapes', async () => {
   const r = rng(20261105);
   const keys = ['a', 'b', 'c'];
@@ -239,6 +264,16 @@ test('fast paths (name chains, literal indexes, first-match filters, literal obj
     'a', 'a.b', 'a.b.c', '$.a.b', '$x.a', '$x.a.b', 'a[0]', 'a[1].b', 'a[-1].c', 'a.b[0]', 'a.b[0].c[-1]', 'a[2]', 'a[-2].b',
     '{"k": a.b, "m": c[0], "n": "lit"}', '[a, b][$ != ""][0]', '[a.b, c][$ != null][1]', 'a[$ = 1][0]', 'a.b[$ != 0][0].c',
     '{"t": $lookup({"x": 1, "3": "three"}, c)}', '[a, [b], c]', 'a.b.c[0]',
+    // variables checked once where bound, paths after a name prefix, literal comparisons, inlined builtins
+    '($v := a; [$v.b, $v.b.c])', '($v := a.b; $v.c)', '$x.a.(b)', 'a.b.($ = 1)', 'a.b[0].c.a', 'a = "x"', 'b != 1', 'c = true',
+    '$type(a)', '$lookup(a, "b")', '$exists(a.b)', '$string(b)', 'a ~> $lookup("c")',
+    '$match(a, /(3)|x/)', '$match(c, /x*/)', '$match(b, /(x)(y)?/).groups[0]',
+    'a[$not($contains($string(b), "x"))][c != $x.a].b', 'a[$not(b)]', '$not(a.b)', 'a[b].c', 'a[c != "x"]',
+    // small lambdas generated in place, $map calling a lambda's body, long values in functions of their own
+    '($f := function($v){ $type($v) = "object" ? $lookup($v, "a") : $v }; [$f(a), $f(b), $f(c)])',
+    '($f := function($v){ $v.b }; [$map(a, $f), c ~> $map($f)])',
+    '($f := function($v, $i){ $string($i) & $string($v.c) }; $map(b, $f))',
+    '{"k": a.b ? $string(a.c) & "-" & $string(b.a) & "-" & $string(c.b) & $string(a.a.a) & $string(b.b.b) & $string(c.c.c) & $string(a.b.c) & $string(c.b.a) : $lookup(b, "c"), "m": [a.a.a, b.b.b, c.c.c, a.b.c][$ != ""][0]}',
   ];
   // a copy per evaluation (jsonata may push into an empty input array), keeping null prototypes
   const clone = (v: unknown): unknown => {

@@ -6,7 +6,7 @@
 import jsonata from 'jsonata';
 import { formatNumberWith } from './format-number.ts';
 import {
-  AsyncRequired, G, append, applyFn, boolean, getFunctionArity, isArrayOfNumbers, isArrayOfStrings, isDeepEqual, isFunction,
+  AsyncRequired, G, append, applyFn, boolean, charge, getFunctionArity, isArrayOfNumbers, isArrayOfStrings, isDeepEqual, isFunction,
   isNumeric, isPromise, isSeq, keysOf, quickValidator, seq, seq1, sizeCheck, sortWith, string, stringToArray, setNativeParams, type Any, type Signature,
 } from './runtime.ts';
 
@@ -72,9 +72,31 @@ function substringAfter(str: Any, chars: Any): Any {
 function lowercase(str: Any): Any { return str === undefined ? undefined : str.toLowerCase(); }
 function uppercase(str: Any): Any { return str === undefined ? undefined : str.toUpperCase(); }
 function length(str: Any): Any { return str === undefined ? undefined : stringToArray(str).length; }
+/** Whether trim() changes a string: a tab, newline or carriage return, two spaces, or a space at an end. */
+const UNTRIMMED = /[\t\n\r]| {2}|^ | $/;
 function trim(str: Any): Any {
   if (str === undefined) return undefined;
-  let result = str.replace(/[ \t\n\r]+/gm, ' ');
+  if (!UNTRIMMED.test(str)) return str;
+  // jsonata's replace(/[ \t\n\r]+/gm, ' ') and then one space off each end, as one scan
+  const n = str.length;
+  let result = '';
+  let start = 0;
+  let i = 0;
+  while (i < n) {
+    const ch = str.charCodeAt(i);
+    if (ch === 32 || ch === 9 || ch === 10 || ch === 13) {
+      let j = i + 1;
+      for (let c = str.charCodeAt(j); j < n && (c === 32 || c === 9 || c === 10 || c === 13); c = str.charCodeAt(++j));
+      if (j - i > 1 || ch !== 32) {
+        result += str.substring(start, i) + ' ';
+        start = j;
+      }
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  result = start === 0 ? str : result + str.substring(start);
   if (result.charAt(0) === ' ') result = result.substring(1);
   if (result.charAt(result.length - 1) === ' ') result = result.substring(0, result.length - 1);
   return result;
@@ -266,11 +288,33 @@ function average(args: Any): Any {
   args.forEach((num: Any) => { total += num; });
   return total / args.length;
 }
-const DECIMAL = /^-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?$/;
+/** Whether a string matches /^-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?$/ (jsonata's decimal test), by one scan. */
+function isDecimal(s: string): boolean {
+  const n = s.length;
+  let i = s.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  let from = i;
+  while (i < n && isDigit(s.charCodeAt(i))) i++;
+  if (i === from) return false;
+  if (i < n && s.charCodeAt(i) === 46 /* . */) {
+    from = ++i;
+    while (i < n && isDigit(s.charCodeAt(i))) i++;
+    if (i === from) return false;
+  }
+  if (i < n && (s.charCodeAt(i) | 32) === 101 /* e or E */) {
+    i++;
+    const c = s.charCodeAt(i);
+    if (c === 43 || c === 45) i++;
+    from = i;
+    while (i < n && isDigit(s.charCodeAt(i))) i++;
+    if (i === from) return false;
+  }
+  return i === n;
+}
+const isDigit = (c: number) => c >= 48 && c <= 57;
 function number(arg: Any): Any {
   if (arg === undefined) return undefined;
   if (typeof arg === 'number') return arg;
-  if (typeof arg === 'string' && DECIMAL.test(arg)) {
+  if (typeof arg === 'string' && isDecimal(arg)) {
     // for such a string parseFloat and Number agree: jsonata's !isNaN(parseFloat) && isFinite in one parse
     const n = parseFloat(arg);
     if (isFinite(n)) return n;
@@ -367,6 +411,7 @@ function single(arr: Any, func: Any): Any {
 function zip(...arrays: Any[]): Any {
   const result = [];
   const len = Math.min.apply(Math, arrays.map((arg) => (Array.isArray(arg) ? arg.length : 0)));
+  charge(len * arrays.length);
   for (let i = 0; i < len; i++) result.push(arrays.map((arg) => arg[i]));
   return result;
 }

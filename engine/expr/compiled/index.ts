@@ -9,10 +9,13 @@ import { generate, Unsupported } from './codegen.ts';
 
 export { AsyncRequired, Unsupported, BUILTINS };
 
-export interface RunLimits { timeoutMs: number; maxDepth: number; maxStringLength?: number }
+export interface RunLimits { timeoutMs: number; maxDepth: number; maxStringLength?: number; maxItems?: number }
 export interface RunOptions {
   /** objects built by object constructors get Object.prototype instead of null (faster to create) */
   plainObjects?: boolean;
+  /** with plainObjects: the result object may keep keys whose value is undefined (for callers that skip
+   *  those, as normalizeOffer does): it is then built as one literal */
+  looseResult?: boolean;
 }
 
 export interface CompiledJsonata {
@@ -48,18 +51,25 @@ function definition(fn: ExtraFunction): Any {
 export function compileAst(ast: unknown, functions: Record<string, ExtraFunction> = {}): CompiledJsonata {
   const defs: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(functions)) defs[name] = definition(fn);
-  const gen = generate(ast, { functions: defs });
-  let root: (input: unknown, bindings: unknown) => unknown;
-  try {
-    root = new Function('rt', 'K', gen.source)(RT, gen.consts);
-  } catch (e) {
-    throw new Unsupported(`generated code did not compile: ${(e as Error).message}`);
-  }
+  const build = (depthChecks: boolean) => {
+    const gen = generate(ast, { functions: defs, depthChecks });
+    try {
+      return { gen, root: new Function('rt', 'K', gen.source)(RT, gen.consts) as Root };
+    } catch (e) {
+      throw new Unsupported(`generated code did not compile: ${(e as Error).message}`);
+    }
+  };
+  // The root function without depth checks (smaller, so V8 optimizes it; a limit at or above its deepest
+  // leaf can never be hit there), and, made when a run's limit is lower, the one with them.
+  const { gen, root: unchecked } = build(false);
+  const rootDepth = gen.rootDepth;
+  let checked: Root | undefined;
   const usesTime = gen.usesTime;
   return {
     source: gen.source,
     freeNames: gen.freeNames,
     run(input, bindings, limits, options) {
+      const root = limits.maxDepth - 1 >= rootDepth ? unchecked : (checked ??= build(true).root);
       if (G.active) return nested(root, usesTime, input, bindings, limits, options);
       G.active = true;
       try {
@@ -73,14 +83,18 @@ export function compileAst(ast: unknown, functions: Record<string, ExtraFunction
   };
 }
 const EMPTY: unknown[] = [];
+type Root = (input: unknown, bindings: unknown) => unknown;
 
 /** Resets the evaluation state for one run of `root` and maps its errors to JSONata's. */
 function start(root: (i: unknown, b: unknown) => unknown, usesTime: boolean, input: unknown, bindings: unknown, limits: RunLimits, options?: RunOptions): unknown {
   G.plain = options?.plainObjects === true;
+  G.loose = G.plain && options?.looseResult === true;
   G.d = 0;
   G.maxDepth = limits.maxDepth;
   G.timeoutMs = limits.timeoutMs;
   G.maxString = limits.maxStringLength ?? Infinity;
+  G.work = 0;
+  G.maxWork = limits.maxItems ?? Infinity;
   G.steps = 0;
   G.deadline = 0;
   G.par = 0;

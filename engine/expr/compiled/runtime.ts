@@ -25,6 +25,9 @@ export interface GuardState {
   /** object constructors may return plain objects instead of jsonata's null-prototype ones (for callers
    *  that only enumerate own properties, where the prototype cannot matter) */
   plain: boolean;
+  /** the expression's result object (an object constructor in result position) may keep keys whose value
+   *  is undefined, built as one literal (for callers that skip such keys; needs `plain`) */
+  loose: boolean;
   /** evaluation timestamp for $now() and $millis() */
   ts: Date;
   /** pending tail call: function, arguments, and its procedure's position and name (for errors) */
@@ -32,8 +35,11 @@ export interface GuardState {
   ta: Any[];
   tpos: number;
   ttok: string | undefined;
+  /** items copied so far and the budget (see charge()) */
+  work: number;
+  maxWork: number;
 }
-export const G: GuardState = { d: 0, maxDepth: Infinity, deadline: Infinity, timeoutMs: 0, steps: 0, maxString: Infinity, active: false, plain: false, par: 0, ts: new Date(0), tf: undefined, ta: [], tpos: 0, ttok: undefined };
+export const G: GuardState = { d: 0, maxDepth: Infinity, deadline: Infinity, timeoutMs: 0, steps: 0, maxString: Infinity, active: false, plain: false, loose: false, par: 0, ts: new Date(0), tf: undefined, ta: [], tpos: 0, ttok: undefined, work: 0, maxWork: Infinity };
 
 export const TAIL = Symbol('tail-call');
 export const UNBOUND = Symbol('unbound');
@@ -65,6 +71,18 @@ export function deep(): never { throw depthError(); }
 export function sizeCheck(s: string): string {
   if (s.length > G.maxString) throw { code: 'U1003', value: G.maxString };
   return s;
+}
+
+/** Work guard (hostile specs): one step can copy millions of items (a 1e7 range, flattened again for
+ *  every item of another), filling the heap before the step-counted clock is read. Operations that copy
+ *  items charge them: a budget per evaluation, and a clock read whenever a big copy starts. */
+export function charge(n: number): void {
+  if ((G.work += n) > G.maxWork) throw { code: 'U1004', value: G.maxWork };
+  if (n >= 4096) {
+    const now = Date.now();
+    if (G.deadline === 0) G.deadline = now + G.timeoutMs;
+    else if (now > G.deadline) throw timeoutError();
+  }
 }
 
 // ---- value model ---------------------------------------------------------------------------------------
@@ -137,6 +155,7 @@ export function isIterable(arg: Any): boolean {
 export function isDeepEqual(lhs: Any, rhs: Any): boolean {
   if (lhs === rhs) return true;
   if (typeof lhs === 'object' && typeof rhs === 'object' && lhs !== null && rhs !== null) {
+    tick(); // shared substructures make a walk exponential in the steps that built them (hostile specs)
     if (Array.isArray(lhs) && Array.isArray(rhs)) {
       if (lhs.length !== rhs.length) return false;
       for (let i = 0; i < lhs.length; i++) if (!isDeepEqual(lhs[i], rhs[i])) return false;
@@ -160,7 +179,6 @@ export function stringToArray(str: string): string[] {
 }
 export const keysOf = (arg: Any): string[] => (typeof arg === 'object' && arg !== null ? Object.keys(arg) : []);
 export const hop = Object.prototype.hasOwnProperty;
-const propEnum = Object.prototype.propertyIsEnumerable;
 
 /** fn.append */
 export function append(arg1: Any, arg2: Any): Any {
@@ -168,12 +186,14 @@ export function append(arg1: Any, arg2: Any): Any {
   if (arg2 === undefined) return arg1;
   if (!Array.isArray(arg1)) arg1 = seq1(arg1);
   if (!Array.isArray(arg2)) arg2 = [arg2];
+  charge(arg1.length + arg2.length);
   return arg1.concat(arg2);
 }
 
 /** fn.lookup: the value of a name step. */
 export function lookup(input: Any, key: string): Any {
   if (Array.isArray(input)) {
+    tick(); // nested arrays may share parts: see isDeepEqual
     const result = seq();
     for (let i = 0; i < input.length; i++) {
       const res = lookup(input[i], key);
@@ -208,6 +228,7 @@ export function wildcard(input: Any): Any {
   return results;
 }
 function flatten(arg: Any, flattened: Any[]): Any[] {
+  tick(); // nested arrays may share parts: see isDeepEqual
   if (Array.isArray(arg)) for (const item of arg) flatten(item, flattened);
   else flattened.push(arg);
   return flattened;
@@ -221,6 +242,7 @@ export function descendants(input: Any): Any {
   return undefined;
 }
 function recurseDescendants(input: Any, results: Any[]): void {
+  tick(); // values may share parts: see isDeepEqual
   if (!Array.isArray(input)) results.push(input);
   if (Array.isArray(input)) {
     for (const member of input) recurseDescendants(member, results);
@@ -236,33 +258,47 @@ export function flattenStep(result: Any[], lastStep: boolean): Any {
   for (let i = 0; i < result.length; i++) {
     const res = result[i];
     if (!Array.isArray(res) || (res as Any).cons) rs.push(res);
-    else for (let j = 0; j < res.length; j++) rs.push(res[j]);
+    else { charge(res.length); for (let j = 0; j < res.length; j++) rs.push(res[j]); }
   }
   return rs;
 }
-/** A path of plain name steps over an input sequence (evaluatePath for `a.b.c`). */
-export function namePath(inSeq: Any, keys: string[]): Any {
-  let rs: Any;
-  for (let k = 0; k < keys.length; k++) {
-    // evaluateStep + flattenStep in one pass: values flattened as they come, the lone-raw-array case kept
-    const last = k === keys.length - 1;
+/** jsonata's evaluatePath for the name steps `keys[from..]` over the sequence `cur` (the path's value
+ *  before its final fin()): each step looks the name up in every item (own properties; arrays in a
+ *  sequence are constructed ones, looked up item by item), drops what is undefined and flattens arrays one
+ *  level, except that a single raw array at the last step is the result itself (when `final`: the keys'
+ *  last step is the path's last one). */
+export function nameSteps(cur: Any, keys: string[], from: number, final = true): Any {
+  for (let k = from; k < keys.length; k++) {
     const key = keys[k];
-    rs = seq();
+    const last = k === keys.length - 1;
+    const inherited = (OP as Any)[key] !== undefined;
+    const rs = seq();
     let count = 0;
     let first: Any;
-    for (let i = 0; i < inSeq.length; i++) {
+    for (let i = 0; i < cur.length; i++) {
       tick();
-      const v = fin(lookup(inSeq[i], key));
+      let v = cur[i];
+      if (v === null || typeof v !== 'object') continue;
+      if (Array.isArray(v)) {
+        v = lookup(v, key);
+      } else {
+        const w = v[key];
+        v = w !== undefined && ((v.constructor === Object && !inherited) || hop.call(v, key)) && v._jsonata_function !== true && v._jsonata_lambda !== true ? w : undefined;
+      }
       if (v === undefined) continue;
+      if (Array.isArray(v) && (v as Any).sequence === true) {
+        v = fin(v);
+        if (v === undefined) continue;
+      }
       if (++count === 1) first = v;
       if (!Array.isArray(v) || (v as Any).cons) rs.push(v);
-      else for (let j = 0; j < v.length; j++) rs.push(v[j]);
+      else { charge(v.length); for (let j = 0; j < v.length; j++) rs.push(v[j]); }
     }
-    if (last && count === 1 && Array.isArray(first) && !isSeq(first)) rs = first;
-    if (rs.length === 0) break;
-    inSeq = rs;
+    if (last && final && count === 1 && Array.isArray(first) && !isSeq(first)) return first;
+    if (rs.length === 0 || last) return rs;
+    cur = rs;
   }
-  return rs;
+  return cur;
 }
 /** Context of every value in an object constructor with literal keys applied to an array: jsonata's
  *  grouping appends all items under each key (and pushes undefined into an empty input). */
@@ -437,6 +473,7 @@ export function range(lhs: Any, rhs: Any, pos: number): Any {
   if (lhs > rhs) return undefined;
   const size = rhs - lhs + 1;
   if (size > 1e7) throw opError({ code: 'D2014', value: size }, pos, '..');
+  charge(size);
   const result: Any = new Array(size);
   for (let item = lhs, index = 0; item <= rhs; item++, index++) result[index] = item;
   result.sequence = true;
@@ -509,6 +546,7 @@ function significantDigits(s: string): number {
   return n;
 }
 function stringifyReplacer(_key: string, val: Any): Any {
+  tick(); // values may share parts: see isDeepEqual
   if (val !== undefined && val !== null && isNumeric(val)) {
     return val.toPrecision && !Number.isInteger(val) ? Number(val.toPrecision(15)) : val;
   }
@@ -625,6 +663,9 @@ export function lambda(body: (D: number, a: Any[]) => Any, arity: number, signat
 function lambdaApply(this: Any, _self: Any, args: Any[]): Any {
   return applyFn(this, Array.isArray(args) ? args : [], undefined, G.d);
 }
+/** Stands for a lambda value that compiled code never made (all its uses are direct calls) where errors
+ *  are annotated: jsonata treats the callee as an object there. */
+export const LAMBDA_MARK = Object.freeze({});
 export const isCompiledLambda = (p: Any): boolean => p !== null && typeof p === 'object' && p[LAMBDA] !== undefined;
 
 /** Runs pending tail calls after a direct call of a lambda body returned the marker (applyFn's loop). */
@@ -890,6 +931,7 @@ const MESSAGES: Record<string, string> = {
   U1001: 'expression exceeded the maximum evaluation depth of {{value}}',
   U1002: 'expression exceeded the time limit of {{value}} ms',
   U1003: 'expression produced a string longer than the limit of {{value}} characters',
+  U1004: 'expression copied more than {{value}} items into ranges, arrays and paths',
 };
 
 /** jsonata's populateMessage() */
@@ -905,15 +947,9 @@ export function populateMessage(err: Any): void {
 
 // ---- helpers named by generated code ----------------------------------------------------------------
 
-/** A root variable: own enumerable binding, else the registered function or builtin of that name. */
-export function gv(bindings: Any, name: string, dflt: Any): Any {
-  // `in` first: the cheap miss for the common case of a builtin's name
-  if (bindings === undefined || bindings === null || typeof bindings !== 'object' || !(name in bindings)) return dflt;
-  return propEnum.call(bindings, name) ? bindings[name] : dflt;
-}
 /** Array constructor item: fn.append flattens arrays one level. */
 export function pushAll(arr: Any[], v: Any): void {
-  if (Array.isArray(v)) for (let i = 0; i < v.length; i++) arr.push(v[i]);
+  if (Array.isArray(v)) { charge(v.length); for (let i = 0; i < v.length; i++) arr.push(v[i]); }
   else arr.push(v);
 }
 /** The key phase of evaluateGroupExpression for one item and one key/value pair. */
@@ -988,6 +1024,25 @@ function regexNext(re: RegExp, st: { lastIndex: number }, pos: number, str: Any)
     return next;
   };
 }
+/** `$match(s, /re/)`: fn.match's loop over the regex matcher (same matches, same D1004 on an empty match
+ *  after the first) without the matcher and `next` closures. */
+export function matchLiteral(re: RegExp, str: string, pos: number): Any {
+  const result = seq();
+  re.lastIndex = 0;
+  let m = re.exec(str);
+  let last = re.lastIndex;
+  while (m !== null) {
+    const groups: Any[] = [];
+    for (let i = 1; i < m.length; i++) groups.push(m[i]);
+    result.push({ match: m[0], index: m.index, groups });
+    if (last >= str.length) break;
+    re.lastIndex = last;
+    m = re.exec(str);
+    last = re.lastIndex;
+    if (m !== null && m[0] === '') throw { code: 'D1004', position: pos, value: re.source };
+  }
+  return result;
+}
 /** `$contains(s, /re/)` without building the matcher: whether the regex matches from the start. */
 export function regexTest(re: RegExp, str: string): boolean {
   re.lastIndex = 0;
@@ -1023,6 +1078,8 @@ export function transformDelete(match: Any, deletions: Any, pos: number): void {
   for (let i = 0; i < deletions.length; i++) if (typeof match === 'object' && match !== null) delete match[deletions[i]];
 }
 
+/** An object made with a null prototype (jsonata's object constructors make those): its properties are its own. */
+export const nullProto = (x: Any): boolean => x.constructor === undefined && Object.getPrototypeOf(x) === null;
 export const isArray = Array.isArray;
 export const objCreate = Object.create;
 export const objKeys = Object.keys;

@@ -8,7 +8,7 @@ import { Link, setQuery, useLocation } from '../router.ts';
 import { Ago, Badge, Empty, Json, Loading, LoadError, Pager, Section } from '../ui.tsx';
 import { bytes, dateTime, duration, num, truncate } from '../format.ts';
 import { RollbackButton, RunCounts } from './network.tsx';
-import type { ApiCall, Page, Progress, QuarantineItem, Run, SyncEvent } from '../types.ts';
+import type { ApiCall, ErrorPayload, Page, Progress, QuarantineItem, Run, SyncEvent } from '../types.ts';
 
 const LIMIT = 100;
 
@@ -28,6 +28,7 @@ export function RunPage({ runId }: { runId: string }) {
   const run = useResource(() => api.get<Run>(`/runs/${seg(runId)}`), [runId]);
   const calls = useResource(() => api.get<Page<ApiCall>>(`/runs/${seg(runId)}/calls${qs({ limit: LIMIT, offset: callsOffset })}`), [runId, callsOffset], { keep: true });
   const quarantine = useResource(() => api.get<Page<QuarantineItem>>(`/runs/${seg(runId)}/quarantine${qs({ limit: LIMIT, offset: qOffset })}`), [runId, qOffset], { keep: true });
+  const payloads = useResource(() => api.get<{ items: ErrorPayload[] }>(`/runs/${seg(runId)}/payloads`), [runId]);
   const reloadAll = () => { run.reload(); calls.reload(); quarantine.reload(); };
   useLive(['sync.progress'], (_t, e: SyncEvent) => { if (e?.runId === runId && e.progress) setProgress(e.progress); });
   useLiveRefresh(['sync.finished', 'offers.committed'], reloadAll, { filter: (_t, e: SyncEvent) => e?.runId === runId });
@@ -132,6 +133,19 @@ export function RunPage({ runId }: { runId: string }) {
           </>
         ))}
       </Section>
+
+      {payloads.data && payloads.data.items.length > 0 && (
+        <Section title={`Responses that broke the run (${payloads.data.items.length})`} testid="run-payloads">
+          {payloads.data.items.map((p, i) => (
+            <div key={i} data-testid={`payload-${i}`}>
+              <p class="small"><span class="mono">{p.url}</span> · HTTP {p.status ?? '—'} · {p.content_type ?? 'no content type'} · attempt {p.attempt}
+                {' · '}{num(p.kept_bytes)} of {num(p.bytes)} bytes kept{p.truncated ? ' (cut)' : ''}{p.decompressed ? ', decompressed' : ''}</p>
+              <p class="error small">{p.error}</p>
+              <pre class="json">{p.encoding === 'base64' ? `(binary, base64) ${p.payload}` : p.payload}</pre>
+            </div>
+          ))}
+        </Section>
+      )}
     </div>
   );
 }
