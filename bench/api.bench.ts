@@ -96,7 +96,7 @@ export function syntheticOffer(i: number, m: FeedModel, r: () => number): Offer 
 }
 
 /** Loads n offers through the store's bulk path: staged per network, one committed run each. */
-async function loadFeed(path: string, n: number): Promise<number> {
+export async function loadFeed(path: string, n: number): Promise<number> {
   const store = await ServingStore.open(path);
   const m = feedModel();
   const r = rng(42);

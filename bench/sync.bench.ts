@@ -20,7 +20,8 @@ import { startLocalClickHouse, stopLocalClickHouse, libchdbPath } from '../engin
 import { handMapped, MAPPING, mib, PeakRss, rate, report } from './support.ts';
 import type { Offer } from '../engine/types/offer.generated.ts';
 
-const SPEC = (mapping: string) => parseSpec(`dsl: 1
+/** The synthetic network of bench/feed-server.ts as a connector spec (also used by the sync-load bench). */
+export const SPEC = (mapping: string) => parseSpec(`dsl: 1
 id: bench
 name: Bench
 kind: retailer

@@ -81,8 +81,9 @@ export interface CompiledExpression {
 // Helpers a mapping commonly needs that JSONata lacks; pure functions only, no I/O.
 export const EXTRA_FUNCTIONS: Readonly<Record<string, ExtraFunction>> = {
   hash: [(s: unknown) => (s === undefined ? undefined : createHash('sha1').update(String(s)).digest('hex')), '<x-:s>'],
-  urlHost: [(s: unknown) => { try { return typeof s === 'string' ? new URL(s).hostname : undefined; } catch { return undefined; } }, '<s-:s>'],
-  urlParam: [(s: unknown, name: string) => { try { return typeof s === 'string' ? new URL(s).searchParams.get(name) ?? undefined : undefined; } catch { return undefined; } }, '<s-s:s>'],
+  // (an absolute URL has a scheme and so a colon: without one, no URL is tried, as its error would be costly)
+  urlHost: [(s: unknown) => { try { return typeof s === 'string' && s.includes(':') ? new URL(s).hostname : undefined; } catch { return undefined; } }, '<s-:s>'],
+  urlParam: [(s: unknown, name: string) => { try { return typeof s === 'string' && s.includes(':') ? new URL(s).searchParams.get(name) ?? undefined : undefined; } catch { return undefined; } }, '<s-s:s>'],
   toArray: [(v: unknown) => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]), '<x-:a>'],
 };
 

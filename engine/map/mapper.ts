@@ -24,7 +24,11 @@ export class RecordMapper {
   private readonly filter?: CompiledExpression;
   private readonly map: CompiledExpression;
 
-  constructor(private readonly stream: Stream, private readonly network: string, private readonly normalizeCtx: Omit<NormalizeContext, 'network' | 'defaultKind'>) {
+  /** the normalize context of every record of the stream, made once */
+  private readonly ctx: NormalizeContext;
+
+  constructor(private readonly stream: Stream, private readonly network: string, normalizeCtx: Omit<NormalizeContext, 'network' | 'defaultKind'>) {
+    this.ctx = { ...normalizeCtx, network, defaultKind: stream.kind };
     this.filter = stream.filter ? compileExpression(stream.filter) : undefined;
     this.map = compileExpression(stream.map ?? '$');
   }
@@ -62,7 +66,7 @@ export class RecordMapper {
       // a few steps can build a value whose parts are shared, exponentially large to walk: it goes no further
       return quarantine([{ field: '(map)', rule: 'map', message: `the map produced more than ${MAX_VALUES} values for one record` }]);
     }
-    const offer = normalizeOffer(mapped as Record<string, unknown>, { ...this.normalizeCtx, network: this.network, defaultKind: this.stream.kind });
+    const offer = normalizeOffer(mapped as Record<string, unknown>, this.ctx);
     const reasons = validateOffer(offer);
     if (reasons) return quarantine(reasons, typeof offer.external_id === 'string' ? offer.external_id : undefined);
     return { kind: 'offer', offer: offer as unknown as Offer };

@@ -207,9 +207,10 @@ export class ServingStore {
       const staged = dup
         ? `(SELECT seq, network, external_id, content_hash FROM ${stage} QUALIFY row_number() OVER (PARTITION BY external_id ORDER BY seq) = 1)`
         : stage;
-      // Classify on ids and hashes alone: the offers' JSON is read only for the rows that change.
+      // Classify on ids and hashes alone (seq, id and op are all it keeps): the offers' JSON is read only for the
+      // rows that change.
       await run(c, `CREATE TEMP TABLE ch AS
-        SELECT s.seq, s.network, s.external_id, s.content_hash, coalesce(o.id, offer_id(s.network, s.external_id)) AS id,
+        SELECT s.seq, coalesce(o.id, offer_id(s.network, s.external_id)) AS id,
           CASE
             WHEN o.id IS NULL THEN 'insert'
             WHEN o.content_hash <> s.content_hash AND o.status IN ('inactive', 'expired') THEN 'reactivate'
@@ -220,10 +221,11 @@ export class ServingStore {
         FROM ${staged} s LEFT JOIN offers o ON o.network = s.network AND o.external_id = s.external_id`);
       const counts = await all<{ op: string; n: number }>(c, 'SELECT op, count(*)::INTEGER AS n FROM ch GROUP BY op');
       const n = (op: string) => counts.find((x) => x.op === op)?.n ?? 0;
-      // The new state of changed rows: staged JSON parsed once into the typed columns.
-      const changed = (ops: string) => `(SELECT ch.id, ch.network, ch.external_id, ch.content_hash, st.group_key, st.data, ${typedColumns('j')}
-        FROM ch JOIN ${stage} st ON st.seq = ch.seq, LATERAL (SELECT from_json(st.data, '${OFFER_STRUCT}') AS j)
-        WHERE ch.op IN (${ops}))`;
+      // The new state of changed rows: staged JSON parsed once into the typed columns. (A plain subquery: as a
+      // LATERAL join, DuckDB would decorrelate it into a join on the JSON text.)
+      const changed = (ops: string) => `(SELECT id, network, external_id, content_hash, group_key, data, ${typedColumns('j')} FROM (
+        SELECT ch.id, st.network, st.external_id, st.content_hash, st.group_key, st.data, from_json(st.data, '${OFFER_STRUCT}') AS j
+        FROM ch JOIN ${stage} st ON st.seq = ch.seq WHERE ch.op IN (${ops})))`;
       // Statuses after the change: hidden stays hidden; a past expiry wins over active.
       const newStatus = (prev: string) => `CASE WHEN ${prev} = 'hidden' THEN 'hidden' WHEN x.expires_at IS NOT NULL AND x.expires_at < $now THEN 'expired' ELSE 'active' END`;
       if (n('update') + n('reactivate')) {
@@ -257,10 +259,11 @@ export class ServingStore {
 
       let deactivated = 0;
       if (result.complete) {
-        // Offers of this connector absent from a complete run: count the miss; past the threshold, inactive.
+        // Offers of this connector absent from a complete run: count the miss; past the threshold, inactive. Every
+        // offer the run saw now carries its run id (touched, updated or inserted above), so "absent" needs no join.
         await run(c, 'DROP TABLE IF EXISTS temp.missing');
         await run(c, `CREATE TEMP TABLE missing AS SELECT o.id, o.missed_runs + 1 AS missed FROM offers o
-          WHERE o.network = $net AND o.status = 'active' AND NOT EXISTS (SELECT 1 FROM ch WHERE ch.external_id = o.external_id)`, { net: connector });
+          WHERE o.network = $net AND o.status = 'active' AND o.last_run_id <> $r`, { net: connector, r: runId });
         const threshold = Math.max(1, opts.missedRunsToDeactivate);
         const [miss] = await all<{ n: number; out: number }>(c, `SELECT count(*)::INTEGER AS n, (count(*) FILTER (WHERE missed >= ${threshold}))::INTEGER AS out FROM missing`);
         deactivated = miss.out;

@@ -266,6 +266,8 @@ export interface Generated {
   source: string;
   /** depth of the root function's deepest leaf below its own (D = 1) */
   rootDepth: number;
+  /** lines of the root function's body */
+  rootLines: number;
   consts: unknown[];
   usesTime: boolean;
   freeNames: string[];
@@ -282,8 +284,10 @@ export interface GenOptions {
 export function generate(ast: Node, opts: GenOptions): Generated {
   const analysis = analyze(ast);
   checkAllTails(ast);
-  const g = new CodeGen(analysis, opts);
-  return g.root(ast);
+  // one function while it stays small enough for V8 to optimize quickly; else parts of its own (genPart)
+  const whole = new CodeGen(analysis, opts, false).root(ast);
+  if (whole.rootLines <= SPLIT_LINES) return whole;
+  return new CodeGen(analysis, opts, true).root(ast);
 }
 
 function checkAllTails(node: Node): void {
@@ -311,7 +315,7 @@ class CodeGen {
   /** temps holding a node's value already post-processed (gen() applies no fin() to them) */
   private readonly finalized = new Set<string>();
 
-  constructor(private readonly an: Analysis, private readonly opts: GenOptions) {
+  constructor(private readonly an: Analysis, private readonly opts: GenOptions, private readonly split: boolean) {
     this.fn = { temps: [], maxLeaf: -1, checked: opts.depthChecks === true };
     this.rootFn = this.fn;
   }
@@ -416,7 +420,7 @@ class CodeGen {
    *  optimizes several small functions instead of one huge one (which takes long, and beyond about 60 KB of
    *  bytecode not at all). */
   private genPart(node: Node, c: Ctx): string {
-    if (this.fn !== this.rootFn) return this.gen(node, c);
+    if (!this.split || this.fn !== this.rootFn) return this.gen(node, c);
     const savedLines = this.lines;
     const savedTemps = this.fn.temps;
     this.lines = [];
@@ -526,7 +530,7 @@ class CodeGen {
       ...body,
       '};',
     ].join('\n');
-    return { source, rootDepth: this.fn.maxLeaf, consts: this.consts, usesTime: this.an.usesTime, freeNames: [...this.rootVars.keys()].filter((n) => n !== '$') };
+    return { source, rootLines: body.length, rootDepth: this.fn.maxLeaf, consts: this.consts, usesTime: this.an.usesTime, freeNames: [...this.rootVars.keys()].filter((n) => n !== '$') };
   }
 
   // ---- nodes ----
@@ -1750,8 +1754,10 @@ function inlinable(body: Node): boolean {
 }
 const INLINE_NODES = 24;
 
-/** Lines of generated code from which an object constructor's value becomes a function of its own. */
+/** Lines of generated code from which an object constructor's value becomes a function of its own, when
+ *  the root function would have more than SPLIT_LINES (about 25 KB of bytecode) in one. */
 const HOIST_LINES = 30;
+const SPLIT_LINES = 600;
 
 /** Builtins whose result is never a sequence (fin() leaves it as it is). */
 const NO_SEQUENCE = new Set(['string', 'substring', 'substringBefore', 'substringAfter', 'lowercase', 'uppercase', 'length', 'trim', 'pad',
